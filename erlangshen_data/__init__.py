@@ -1,0 +1,1 @@
+"""Command-line front end: the one place that parses arguments."""

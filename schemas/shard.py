@@ -1,0 +1,46 @@
+"""Arrow schema of one training shard (one row = one SOP example or single segment).
+
+The columns mirror the contract table in DESIGN.md. Masking is deliberately absent: the trainer draws
+it afresh every epoch from `word_start` and the entity spans, which is what makes WWM/KDM dynamic.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1.0"
+SHARD_SUFFIX = ".parquet"
+
+INPUT_IDS = "input_ids"
+LEN_A = "len_a"
+WORD_START = "word_start"
+ENTITY_START = "entity_start"
+ENTITY_END = "entity_end"
+ENTITY_TYPE = "entity_type"
+SOP_LABEL = "sop_label"
+DOC_ID = "doc_id"
+
+SOP_ORIGINAL = 0
+SOP_SWAPPED = 1
+SOP_SINGLE = -1
+
+SHARD_SCHEMA = pa.schema(
+    [
+        pa.field(INPUT_IDS, pa.list_(pa.uint16()), nullable=False),
+        pa.field(LEN_A, pa.uint16(), nullable=False),
+        pa.field(WORD_START, pa.list_(pa.bool_()), nullable=False),
+        pa.field(ENTITY_START, pa.list_(pa.uint16()), nullable=False),
+        pa.field(ENTITY_END, pa.list_(pa.uint16()), nullable=False),
+        pa.field(ENTITY_TYPE, pa.list_(pa.uint16()), nullable=False),
+        pa.field(SOP_LABEL, pa.int8(), nullable=False),
+        pa.field(DOC_ID, pa.string(), nullable=False),
+    ],
+    metadata={b"erlangshen.schema_version": SCHEMA_VERSION.encode()},
+)
+
+# uint16 ids cap the vocabulary; BERT Chinese (21,128) and its padded 21,248 fit with room to spare.
+MAX_VOCAB_SIZE = 2**16
+
+
+def shard_file_name(index: int, count: int) -> str:
+    """Names sort in shard order and say how many siblings to expect, like Beam's sinks."""
+    return f"part-{index:05d}-of-{count:05d}{SHARD_SUFFIX}"
