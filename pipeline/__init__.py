@@ -1,0 +1,1 @@
+"""The `prepare` pipeline: pure stage functions, and the Beam edges that wire them."""

@@ -1,0 +1,25 @@
+"""Plain records that flow between stages; each is cheap to pickle for Beam."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    source: str  # file the document came from, for provenance in the ledger
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One ledger line: why a record did not reach the shards, and where it came from."""
+
+    doc_id: str
+    source: str
+    reason: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"doc_id": self.doc_id, "source": self.source, "reason": self.reason, "detail": self.detail}

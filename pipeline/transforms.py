@@ -1,0 +1,337 @@
+"""The Beam edge of `prepare`: thin DoFns around the pure stages, and `PrepareCorpus` that wires them.
+
+Elements are whole documents or batches of them, never tokens or sentences: Beam's per-element cost
+would otherwise dominate. Heavy objects (segmenter, automaton, tokenizer tables) load once per worker
+process through `Shared`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.utils.shared import Shared
+
+from knowledge.lexicon import load_lexicons
+from knowledge.matcher import EntityMatcher
+from pipeline import beam_io
+from pipeline.annotate import SentenceAnnotator
+from pipeline.clean import clean_text, normalize_text
+from pipeline.config import PrepareConfig
+from pipeline.documents import Document, Rejection
+from pipeline.examples import CleanDocument, document_examples, example_stats, examples_to_batch
+from pipeline.readers import InputFormat, parse_file
+from pipeline.segment import create_segmenter
+from pipeline.tokenize import BertChineseTokenizer
+from pipeline.vocab import parse_vocab
+from schemas.manifest import (
+    MANIFEST_NAME, SHARDS_DIR, DocumentAccounting, Manifest, ShardInfo, VocabInfo,
+)
+from schemas.shard import SHARD_SCHEMA, shard_file_name
+
+REJECTED = "rejected"
+STATS = "stats"
+LEDGER_DIR = "rejects"
+SUMMARY_NAME = "summary.json"
+_ORDER, _ROW = "_order", "_row"
+_NAMESPACE = "erlangshen"
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Everything the workers need to know about where and how to write, fixed before the run."""
+
+    output_dir: str
+    num_shards: int
+    vocab_file: str  # path of the vocab copy inside output_dir
+    lexicon_paths: tuple[str, ...]
+    entity_types: tuple[str, ...]
+
+
+def document_key(doc: CleanDocument) -> int:
+    """Stable 64-bit key of a document: decides its shard and its place inside the shard."""
+    digest = hashlib.blake2b(f"{doc.doc_id}\0{doc.text}".encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _reject(rejection: Rejection) -> beam.pvalue.TaggedOutput:
+    Metrics.counter(_NAMESPACE, f"rejected.{rejection.reason}").inc()
+    return beam.pvalue.TaggedOutput(REJECTED, rejection)
+
+
+class ReadFiles(beam.DoFn):
+    def __init__(self, input_format: str, text_field: str) -> None:
+        self._format = input_format
+        self._text_field = text_field
+
+    def process(self, path: str):
+        data, broken = beam_io.read_all(path)
+        fmt = InputFormat.detect(path) if self._format == "auto" else InputFormat(self._format)
+        records = 0
+        for record in parse_file(data, path, fmt, self._text_field):
+            records += 1
+            yield _reject(record) if isinstance(record, Rejection) else record
+        if broken:
+            records += 1  # the record cut off by the break counts as read, and is ledgered
+            yield _reject(Rejection(f"{path}#truncated", path, "truncated_stream", broken))
+        Metrics.counter(_NAMESPACE, "documents_read").inc(records)
+        yield beam.pvalue.TaggedOutput(STATS, Counter(records_read=records, input_bytes=len(data)))
+
+
+class CleanDocuments(beam.DoFn):
+    def __init__(self, config: PrepareConfig) -> None:
+        self._config = config.clean
+
+    def process(self, doc: Document):
+        text, reason = clean_text(doc.title, doc.text, self._config)
+        if reason:
+            yield _reject(Rejection(doc.doc_id, doc.source, reason))
+        else:
+            yield CleanDocument(doc.doc_id, doc.source, text)
+
+
+class KeepFirstOfDuplicates(beam.DoFn):
+    """One document per identical cleaned text; the smallest (doc_id, source) wins, whatever the order
+    the runner delivers them in."""
+
+    def process(self, element):
+        _, docs = element
+        ordered = sorted(docs, key=lambda d: (d.doc_id, d.source))
+        yield ordered[0]
+        for duplicate in ordered[1:]:
+            yield _reject(Rejection(duplicate.doc_id, duplicate.source, "duplicate_exact", ordered[0].doc_id))
+
+
+class _Tools:
+    """Weak-referenceable holder, as `Shared` requires."""
+
+    def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
+        vocab = parse_vocab(beam_io.read_text(plan.vocab_file), plan.vocab_file)
+        normalize = lambda text: normalize_text(text, config.clean.to_simplified)  # noqa: E731
+        lexicon = load_lexicons(plan.lexicon_paths, normalize)
+        self.special = vocab.special_tokens
+        self.entity_types = lexicon.types
+        self.annotator = SentenceAnnotator(
+            segmenter=create_segmenter(config.segmenter, config.hmm),
+            matcher=EntityMatcher(lexicon),
+            tokenizer=BertChineseTokenizer(vocab, config.lowercase),
+        )
+
+
+class BuildExamples(beam.DoFn):
+    """A batch of documents in, (shard index, Arrow IPC bytes) out: one element per shard touched."""
+
+    def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
+        self._config = config
+        self._plan = plan
+        self._shared = Shared()
+
+    def setup(self) -> None:
+        self._tools = self._shared.acquire(lambda: _Tools(self._config, self._plan))
+
+    def process(self, docs: list[CleanDocument]):
+        tools = self._tools
+        by_shard: dict[int, list] = {}
+        stats: Counter = Counter()
+        for doc in docs:
+            examples, sentences = document_examples(
+                doc, tools.annotator, self._config.sop, tools.special, self._config.seed
+            )
+            if not examples:
+                yield _reject(Rejection(doc.doc_id, doc.source, "no_tokens"))
+                continue
+            stats.update(example_stats(examples, tools.entity_types))
+            stats["sentences"] += sentences
+            key = document_key(doc)
+            by_shard.setdefault(key % self._plan.num_shards, []).append((key, doc.doc_id, examples))
+        for shard, items in sorted(by_shard.items()):
+            yield shard, _to_ipc(items)
+        yield beam.pvalue.TaggedOutput(STATS, stats)
+
+
+def _to_ipc(items: list) -> bytes:
+    examples = [e for _, _, doc_examples in items for e in doc_examples]
+    doc_ids = [doc_id for _, doc_id, doc_examples in items for _ in doc_examples]
+    order = [key for key, _, doc_examples in items for _ in doc_examples]
+    row = [i for _, _, doc_examples in items for i in range(len(doc_examples))]
+    batch = examples_to_batch(examples, doc_ids)
+    table = pa.Table.from_batches([batch]).append_column(_ORDER, pa.array(order, pa.uint64()))
+    table = table.append_column(_ROW, pa.array(row, pa.uint32()))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+class WriteShard(beam.DoFn):
+    def __init__(self, plan: OutputPlan) -> None:
+        self._plan = plan
+
+    def process(self, element):
+        index, payloads = element
+        tables = [pa.ipc.open_stream(p).read_all() for p in payloads if p is not None]
+        if tables:
+            table = pa.concat_tables(tables).sort_by([(_ORDER, "ascending"), (_ROW, "ascending")])
+            documents = len(pc.unique(table.column(_ORDER)))
+            table = table.drop_columns([_ORDER, _ROW]).cast(SHARD_SCHEMA)
+        else:
+            table, documents = SHARD_SCHEMA.empty_table(), 0
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd", row_group_size=4096)
+        name = f"{SHARDS_DIR}/{shard_file_name(index, self._plan.num_shards)}"
+        sha = beam_io.write_atomically(_join(self._plan.output_dir, name), buffer.getvalue())
+        tokens = int(pc.sum(pc.list_value_length(table.column("input_ids"))).as_py() or 0)
+        yield {"shard": ShardInfo(file=name, rows=table.num_rows, tokens=tokens, sha256=sha),
+               "documents": documents}
+
+
+def _join(directory: str, relative: str) -> str:
+    return FileSystems.join(directory, *relative.split("/"))
+
+
+class WriteLedger(beam.DoFn):
+    def __init__(self, plan: OutputPlan) -> None:
+        self._plan = plan
+
+    def process(self, element):
+        index, rejections = element
+        ordered = sorted((r for r in rejections if r is not None), key=lambda r: (r.doc_id, r.source, r.reason))
+        lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for r in ordered)
+        name = f"{LEDGER_DIR}/{shard_file_name(index, self._plan.num_shards).replace('.parquet', '.jsonl')}"
+        beam_io.write_atomically(_join(self._plan.output_dir, name), lines.encode("utf-8"))
+        yield Counter(r.reason for r in ordered)
+
+
+class SumCounters(beam.CombineFn):
+    def create_accumulator(self) -> Counter:
+        return Counter()
+
+    def add_input(self, accumulator: Counter, element: Counter) -> Counter:
+        accumulator.update(element)
+        return accumulator
+
+    def merge_accumulators(self, accumulators) -> Counter:
+        total: Counter = Counter()
+        for accumulator in accumulators:
+            total.update(accumulator)
+        return total
+
+    def extract_output(self, accumulator: Counter) -> dict[str, int]:
+        return {key: int(value) for key, value in sorted(accumulator.items())}
+
+
+class WriteManifest(beam.DoFn):
+    """Runs once, after every shard and ledger file exists: the manifest is the completion marker."""
+
+    def __init__(self, config: PrepareConfig, plan: OutputPlan, vocab: VocabInfo, special) -> None:
+        self._config, self._plan, self._vocab, self._special = config, plan, vocab, special
+
+    def process(self, _, shards, stats, rejected):
+        shard_infos = sorted((s["shard"] for s in shards), key=lambda s: s.file)
+        kept = sum(s["documents"] for s in shards)
+        documents = DocumentAccounting(read=stats.get("records_read", 0), kept=kept, rejected=rejected)
+        manifest = Manifest(
+            vocab=self._vocab,
+            special_tokens=self._special,
+            max_seq_len=self._config.sop.max_seq_len,
+            seed=self._config.seed,
+            config=self._config.to_dict(),
+            entity_types=list(self._plan.entity_types),
+            shards=shard_infos,
+            documents=documents,
+            stats={k: v for k, v in stats.items() if k != "records_read"},
+        )
+        summary = {
+            "documents": asdict(documents),
+            "rows": manifest.total_rows,
+            "tokens": manifest.total_tokens,
+            "shards": len(shard_infos),
+            "stats": manifest.stats,
+        }
+        root = self._plan.output_dir
+        beam_io.write_atomically(_join(root, SUMMARY_NAME), _dumps(summary).encode("utf-8"))
+        beam_io.write_atomically(_join(root, MANIFEST_NAME), manifest.to_json().encode("utf-8"))
+        yield manifest.to_json()
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+class PrepareCorpus(beam.PTransform):
+    """Files in, shards + ledger + manifest out; `expand` reads like the data flow in DESIGN.md."""
+
+    def __init__(self, files: list[str], config: PrepareConfig, plan: OutputPlan, vocab: VocabInfo, special):
+        super().__init__()
+        self._files, self._config, self._plan = files, config, plan
+        self._vocab, self._special = vocab, special
+
+    def expand(self, pbegin):
+        config, plan = self._config, self._plan
+        read = (
+            pbegin
+            | "list_files" >> beam.Create(self._files)
+            | "read_and_parse" >> beam.ParDo(ReadFiles(config.input_format, config.text_field)).with_outputs(
+                REJECTED, STATS, main="documents")
+        )
+        cleaned = read.documents | "clean" >> beam.ParDo(CleanDocuments(config)).with_outputs(REJECTED, main="kept")
+        unique = (
+            cleaned.kept
+            | "key_by_text" >> beam.Map(lambda d: (hashlib.sha1(d.text.encode("utf-8")).hexdigest(), d))
+            | "group_identical" >> beam.GroupByKey()
+            | "dedup_exact" >> beam.ParDo(KeepFirstOfDuplicates()).with_outputs(REJECTED, main="kept")
+        )
+        built = (
+            unique.kept
+            | "batch_documents" >> beam.BatchElements(
+                min_batch_size=config.batch_size, max_batch_size=config.batch_size)
+            | "build_examples" >> beam.ParDo(BuildExamples(config, plan)).with_outputs(REJECTED, STATS, main="rows")
+        )
+        placeholders = [(i, None) for i in range(plan.num_shards)]
+        shards = (
+            (built.rows, pbegin | "every_shard" >> beam.Create(placeholders))
+            | "merge_shard_rows" >> beam.Flatten()
+            | "group_by_shard" >> beam.GroupByKey()
+            | "write_shards" >> beam.ParDo(WriteShard(plan))
+        )
+        rejected = (
+            (read[REJECTED], cleaned[REJECTED], unique[REJECTED], built[REJECTED])
+            | "all_rejections" >> beam.Flatten()
+            | "key_rejection" >> beam.Map(lambda r: (_bucket(r, plan.num_shards), r))
+        )
+        ledger_counts = (
+            (rejected, pbegin | "every_ledger_file" >> beam.Create(placeholders))
+            | "merge_ledger" >> beam.Flatten()
+            | "group_ledger" >> beam.GroupByKey()
+            | "write_ledger" >> beam.ParDo(WriteLedger(plan))
+            | "count_rejections" >> beam.CombineGlobally(SumCounters())
+        )
+        stats = (
+            (read[STATS], built[STATS])
+            | "all_stats" >> beam.Flatten()
+            | "sum_stats" >> beam.CombineGlobally(SumCounters())
+        )
+        return (
+            pbegin
+            | "manifest_trigger" >> beam.Create([None])
+            | "write_manifest" >> beam.ParDo(
+                WriteManifest(config, plan, self._vocab, self._special),
+                shards=beam.pvalue.AsList(shards),
+                stats=beam.pvalue.AsSingleton(stats),
+                rejected=beam.pvalue.AsSingleton(ledger_counts),
+            )
+        )
+
+
+def _bucket(rejection: Rejection, buckets: int) -> int:
+    digest = hashlib.blake2b(rejection.doc_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % buckets

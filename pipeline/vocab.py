@@ -1,0 +1,78 @@
+"""BERT vocabularies: load a user's `vocab.txt`, or build the default one with no download.
+
+The default vocab follows bert-base-chinese's layout ([PAD], [unused1..99], [UNK], [CLS], [SEP],
+[MASK], then single characters, then `##` continuations) so any BERT tokenizer reads it. Its Han
+characters are those of the dictionary that jieba ships, ranked by summed word frequency: a fixed,
+corpus-independent list, so two runs on different corpora share one vocabulary.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.errors import UserInputError
+from schemas.manifest import SpecialTokens
+from schemas.shard import MAX_VOCAB_SIZE
+
+SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+DEFAULT_VOCAB_HAN_CHARS = 12_000
+
+
+@dataclass(frozen=True)
+class Vocab:
+    tokens: tuple[str, ...]
+    sha256: str
+
+    @property
+    def token_to_id(self) -> dict[str, int]:
+        return {token: i for i, token in enumerate(self.tokens)}
+
+    @property
+    def special_tokens(self) -> SpecialTokens:
+        index = self.token_to_id
+        return SpecialTokens(*(index[name] for name in SPECIALS))
+
+    def to_text(self) -> str:
+        return "".join(f"{token}\n" for token in self.tokens)
+
+
+def parse_vocab(text: str, origin: str) -> Vocab:
+    tokens = tuple(line.rstrip("\r") for line in text.split("\n"))
+    if tokens and tokens[-1] == "":
+        tokens = tokens[:-1]
+    missing = [name for name in SPECIALS if name not in tokens]
+    if missing:
+        raise UserInputError(f"vocab {origin} lacks the special tokens {', '.join(missing)}")
+    if len(tokens) > MAX_VOCAB_SIZE:
+        raise UserInputError(f"vocab {origin} has {len(tokens)} entries; shards store ids as uint16")
+    return Vocab(tokens=tokens, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def load_vocab(path: str | Path) -> Vocab:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserInputError(f"cannot read vocab {path}: {error}") from error
+    return parse_vocab(text, str(path))
+
+
+def build_default_vocab(han_chars: int = DEFAULT_VOCAB_HAN_CHARS) -> Vocab:
+    import jieba
+
+    frequency: dict[str, int] = {}
+    dictionary = Path(jieba.__file__).with_name("dict.txt")
+    for line in dictionary.read_text(encoding="utf-8").splitlines():
+        word, freq = line.split(" ")[:2]
+        for char in word:
+            if "\u4e00" <= char <= "\u9fff":
+                frequency[char] = frequency.get(char, 0) + int(freq)
+    ranked = sorted(frequency, key=lambda c: (-frequency[c], c))[:han_chars]
+    ascii_symbols = [chr(c) for c in range(0x21, 0x7F) if not chr(c).isupper()]
+    cjk_punctuation = list("，。！？；：、“”‘’（）《》〈〉【】「」『』〔〕…—～·￥％＃＠＆＊＋－／＝＜＞｜")
+    continuations = [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]
+    tokens = (
+        ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        + ascii_symbols + cjk_punctuation + ranked + continuations
+    )
+    return parse_vocab("".join(f"{t}\n" for t in dict.fromkeys(tokens)), "default")

@@ -1,0 +1,1 @@
+"""Pipeline options for each engine; no stage logic lives here."""
