@@ -1,0 +1,75 @@
+"""Small valid shard sets written with pyarrow + SHARD_SCHEMA, with tokens that follow a learnable rule.
+
+Each row walks a cycle of CYCLE ids (next id = previous + 1, wrapping), cut into words of 1-3
+tokens, with a few multi-word entity spans; B is A's continuation, swapped for SOP label 1. A model
+that learns the rule predicts a masked word from its neighbours, and the order of A and B.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.manifest import (MANIFEST_NAME, SHARDS_DIR, DocumentAccounting, Manifest, ShardInfo, SpecialTokens,
+                              VocabInfo)
+from schemas.shard import SHARD_SCHEMA, shard_file_name
+
+SPECIALS = SpecialTokens(pad=0, unk=100, cls=101, sep=102, mask=103)
+FIRST_ID = 672  # CJK characters start here in bert-base-chinese's vocabulary
+CYCLE = 64
+VOCAB_SIZE = 21128
+
+
+def _row(rng: np.random.Generator, max_len: int, doc: int) -> dict:
+    length = int(rng.integers(max_len // 2, max_len - 2))
+    body = FIRST_ID + (int(rng.integers(CYCLE)) + np.arange(length)) % CYCLE
+    single = rng.random() < 0.1
+    cut = length if single else int(rng.integers(length // 3, 2 * length // 3))
+    a, b = body[:cut], body[cut:]
+    label = -1 if single else int(rng.integers(2))
+    if label == 1:
+        a, b = b, a
+    ids = [SPECIALS.cls, *a, SPECIALS.sep] + ([] if single else [*b, SPECIALS.sep])
+    starts = rng.random(len(ids)) < 0.55
+    specials = np.isin(ids, [SPECIALS.cls, SPECIALS.sep])
+    starts |= specials
+    after = np.flatnonzero(specials) + 1
+    starts[after[after < len(ids)]] = True  # a segment's first token begins a word
+    entity_start = [s for s in (3, 12, 30) if s + 3 <= len(a) + 1]  # spans inside A
+    return {
+        "input_ids": [int(i) for i in ids],
+        "len_a": len(a) + 2,
+        "word_start": [bool(s) for s in starts],
+        "entity_start": entity_start,
+        "entity_end": [s + 3 for s in entity_start],
+        "entity_type": [0 for _ in entity_start],
+        "sop_label": label,
+        "doc_id": f"doc-{doc}",
+    }
+
+
+def write_shard_set(directory: Path, shards: int, rows_per_shard: int, max_len: int = 64, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    (directory / SHARDS_DIR).mkdir(parents=True, exist_ok=True)
+    infos = []
+    for index in range(shards):
+        rows = [_row(rng, max_len, index * rows_per_shard + i) for i in range(rows_per_shard)]
+        relative = f"{SHARDS_DIR}/{shard_file_name(index, shards)}"
+        pq.write_table(pa.Table.from_pylist(rows, schema=SHARD_SCHEMA), directory / relative)
+        digest = hashlib.sha256((directory / relative).read_bytes()).hexdigest()
+        infos.append(ShardInfo(relative, len(rows), sum(len(r["input_ids"]) for r in rows), digest))
+    manifest = Manifest(
+        vocab=VocabInfo("vocab.txt", "0" * 64, VOCAB_SIZE),
+        special_tokens=SPECIALS,
+        max_seq_len=max_len,
+        seed=seed,
+        config={},
+        entity_types=["test"],
+        shards=infos,
+        documents=DocumentAccounting(read=shards * rows_per_shard, kept=shards * rows_per_shard, rejected={}),
+    )
+    (directory / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    return directory
