@@ -34,7 +34,7 @@ class InputFormat(str, Enum):
 WUDAO_TEXT_FIELD = "content"
 _DECODER = json.JSONDecoder(strict=False)  # raw control characters inside strings are the cleaner's job
 _NEXT_OBJECT = re.compile(r"\}\s*,\s*\{")
-_BLANK_LINES = re.compile(r"\n[ \t\r\f\v\u3000]*\n")
+_BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v\u3000]*\n)+")
 
 
 def parse_file(data: bytes, source: str, fmt: InputFormat, text_field: str = "text") -> Iterator[Record]:

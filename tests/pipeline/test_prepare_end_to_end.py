@@ -1,0 +1,79 @@
+"""`prepare` on the embedded sample corpus, through Beam's DirectRunner, checked file by file."""
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import PrepareConfig
+from pipeline.prepare import run_prepare
+from runners.local import local_options
+from schemas.errors import UserInputError
+from schemas.manifest import read_manifest
+from schemas.shard import SHARD_SCHEMA
+from tests.conftest import SAMPLE_CORPUS
+
+INPUT = str(SAMPLE_CORPUS / "*.json")
+
+
+def ledger_lines(output: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted((output / "rejects").glob("*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def all_files(output: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(output)): p.read_bytes() for p in sorted(output.rglob("*")) if p.is_file()}
+
+
+def test_every_document_is_kept_or_ledgered_with_a_reason(prepared_sample):
+    manifest = read_manifest(prepared_sample)
+    accounting = manifest.documents
+    assert accounting.read == accounting.kept + accounting.rejected_total
+    ledger = ledger_lines(prepared_sample)
+    assert len(ledger) == accounting.rejected_total
+    assert all(line["reason"] for line in ledger)
+    assert {"malformed_json", "duplicate_exact", "too_short", "low_cjk_ratio"} <= set(accounting.rejected)
+    kept_ids = {doc_id for shard in manifest.shards
+                for doc_id in pq.read_table(prepared_sample / shard.file, columns=["doc_id"]).column(0).to_pylist()}
+    assert len(kept_ids) == accounting.kept
+    assert not kept_ids & {line["doc_id"] for line in ledger if line["reason"] != "truncated_stream"}
+
+
+def test_shards_match_schema_and_manifest(prepared_sample):
+    manifest = read_manifest(prepared_sample)
+    assert manifest.total_rows > 0 and manifest.entity_types
+    for shard in manifest.shards:
+        path = prepared_sample / shard.file
+        table = pq.read_table(path)
+        assert table.schema.equals(SHARD_SCHEMA)
+        assert table.num_rows == shard.rows
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == shard.sha256
+        assert sum(len(ids) for ids in table.column("input_ids").to_pylist()) == shard.tokens
+    vocab = (prepared_sample / manifest.vocab.file).read_text(encoding="utf-8")
+    assert hashlib.sha256(vocab.encode("utf-8")).hexdigest() == manifest.vocab.sha256
+
+
+def test_rows_carry_sop_pairs_and_entities(prepared_sample):
+    manifest = read_manifest(prepared_sample)
+    table = pq.read_table([prepared_sample / s.file for s in manifest.shards][0])
+    labels = table.column("sop_label").to_pylist()
+    assert {0, 1} <= set(labels)
+    assert sum(len(spans) for spans in table.column("entity_start").to_pylist()) > 0
+    assert manifest.stats["sentences"] > manifest.total_rows
+
+
+def test_same_input_and_seed_give_byte_identical_output(prepared_sample, tmp_path):
+    run_prepare([INPUT], str(tmp_path), PrepareConfig(), options=local_options(1))
+    assert all_files(tmp_path) == all_files(prepared_sample)
+
+
+def test_another_seed_draws_other_pairs(prepared_sample, tmp_path):
+    run_prepare([INPUT], str(tmp_path), PrepareConfig(seed=7), options=local_options(1))
+    first = read_manifest(prepared_sample).shards[0].sha256
+    assert read_manifest(tmp_path).shards[0].sha256 != first
+
+
+def test_rerun_into_a_finished_output_refuses_without_overwrite(prepared_sample):
+    with pytest.raises(UserInputError, match="--overwrite"):
+        run_prepare([INPUT], str(prepared_sample), PrepareConfig(), options=local_options(1))

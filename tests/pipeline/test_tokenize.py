@@ -1,0 +1,57 @@
+import json
+
+import pytest
+
+from pipeline.tokenize import BertChineseTokenizer
+from pipeline.vocab import build_default_vocab, load_vocab, parse_vocab
+from schemas.errors import UserInputError
+
+EDGE_CASES = [
+    "你好，世界！Hello WORLD 3.14",
+    "Ｈｅｌｌｏ ①② ﬁne café İstanbul",
+    "a\ue000b a\u0378b a\u200bb a\u00adb a\x85b a\u2028b a\U000f0001b a\u0301b 中\u0301",
+    "iPhone12发布会在2021年9月举行，售价5999元。",
+    "x" * 120 + " 超长单词",
+    "",
+    "   \n\t ",
+]
+
+
+@pytest.fixture(scope="module")
+def bert(bert_vocab_path):
+    from transformers import BertTokenizer
+
+    return BertChineseTokenizer(load_vocab(bert_vocab_path)), BertTokenizer(str(bert_vocab_path))
+
+
+def test_ids_equal_transformers_on_edge_cases(bert):
+    ours, reference = bert
+    for text in EDGE_CASES:
+        assert ours.encode(text)[0].tolist() == reference.encode(text, add_special_tokens=False), text
+
+
+def test_ids_equal_transformers_on_every_real_wudao_document(bert, wudao_sample_dir):
+    ours, reference = bert
+    texts = [d["content"] for p in sorted(wudao_sample_dir.glob("*.json")) for d in json.loads(p.read_text())]
+    mismatches = [t[:40] for t in texts if ours.encode(t)[0].tolist() != reference.encode(t, add_special_tokens=False)]
+    assert len(texts) > 7000 and mismatches == []
+
+
+def test_offsets_point_at_each_tokens_first_character():
+    tokenizer = BertChineseTokenizer(build_default_vocab())  # Latin words split into single characters
+    ids, starts = tokenizer.encode("在 Python里写abc")
+    assert starts.tolist() == [0] + list(range(2, 13))
+    assert len(ids) == len(starts)
+
+
+def test_default_vocab_is_deterministic_and_tokenizes_without_unknowns():
+    first, second = build_default_vocab(), build_default_vocab()
+    assert first == second
+    tokenizer = BertChineseTokenizer(first)
+    ids, _ = tokenizer.encode("北京大学的研究者用Python 3写了100行代码。")
+    assert tokenizer.unk_id not in ids.tolist()
+
+
+def test_vocab_without_special_tokens_is_a_user_error():
+    with pytest.raises(UserInputError, match=r"\[MASK\]"):
+        parse_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\n你\n", "broken.txt")
