@@ -78,8 +78,8 @@ class ModelConfig:
 
 MODEL_PRESETS: dict[str, ModelConfig] = {
     # Small enough for a few hundred CPU steps in a test, same code path as the big ones.
-    "tiny": ModelConfig(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=256, hidden_dropout=0.0,
-                        attention_dropout=0.0),
+    # Dropout stays on so that tests exercise the RNG a resume must restore.
+    "tiny": ModelConfig(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=256),
     "base": ModelConfig(),
     # Erlangshen-MegatronBert-1.3B's published config.json: 8 heads of 256 (not 16 or 32).
     "1.3b": ModelConfig(hidden_size=2048, num_layers=24, num_heads=8, intermediate_size=8192),
@@ -112,6 +112,7 @@ class TrainConfig:
     micro_batch_size: int = 8
     grad_accum_steps: int = 1
     max_steps: int = 1000
+    stop_after_steps: int | None = None  # end this call early (a time-boxed job); the schedule keeps max_steps
     lr: float = 1e-4
     min_lr_ratio: float = 0.1
     warmup_steps: int = 100

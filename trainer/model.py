@@ -217,27 +217,21 @@ class MegatronBertForPreTraining(nn.Module):
         input_ids: torch.Tensor,
         token_type_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full (B, S, V) MLM logits and (B, 2) SOP logits: for parity checks and inference."""
-        hidden, pooled = self.bert(input_ids, token_type_ids, attention_mask)
-        return self.cls.predictions(hidden), self.cls.seq_relationship(pooled)
+        mlm_positions: torch.Tensor | None = None,
+        mlm_labels: torch.Tensor | None = None,
+        sop_labels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor] | PretrainingLoss:
+        """Without targets: full (B, S, V) MLM and (B, 2) SOP logits, for parity checks and inference.
 
-    def pretraining_loss(
-        self,
-        input_ids: torch.Tensor,
-        token_type_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None,
-        mlm_positions: torch.Tensor,
-        mlm_labels: torch.Tensor,
-        sop_labels: torch.Tensor,
-    ) -> PretrainingLoss:
-        """MLM cross-entropy over masked tokens plus SOP cross-entropy over rows with `sop_labels` >= 0.
-
-        `mlm_positions` index the flattened (B*S) tokens that were masked, as the collator drew them:
-        the head runs on those ~15% only (transformers materialises (B, S, 21248) logits) and no
-        `nonzero` on the device forces a host sync.
+        With targets: MLM cross-entropy over masked tokens plus SOP cross-entropy over rows with
+        `sop_labels` >= 0. `mlm_positions` index the flattened (B*S) tokens the collator masked: the
+        head runs on those ~15% only (transformers materialises (B, S, 21248) logits) and no
+        `nonzero` on the device forces a host sync. The loss goes through `forward` so that DDP's
+        and FSDP's hooks see it.
         """
         hidden, pooled = self.bert(input_ids, token_type_ids, attention_mask)
+        if mlm_positions is None or mlm_labels is None or sop_labels is None:
+            return self.cls.predictions(hidden), self.cls.seq_relationship(pooled)
         masked_hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, mlm_positions)
         mlm_logits = self.cls.predictions(masked_hidden).float()
         mlm_count = mlm_labels.numel()

@@ -1,8 +1,9 @@
 """Small valid shard sets written with pyarrow + SHARD_SCHEMA, with tokens that follow a learnable rule.
 
-Each row walks a cycle of CYCLE ids (next id = previous + 1, wrapping), cut into words of 1-3
-tokens, with a few multi-word entity spans; B is A's continuation, swapped for SOP label 1. A model
-that learns the rule predicts a masked word from its neighbours, and the order of A and B.
+Each row has one of TOPICS topics and walks that topic's cycle of CYCLE ids (next id = previous + 1,
+wrapping), cut into words of 1-3 tokens, with a few entity spans; B continues A, swapped for SOP
+label 1. Unigram statistics alone cost ln(TOPICS * CYCLE) per masked token; a model that reads the
+context finds the topic (ln CYCLE at most) and then the neighbours.
 """
 from __future__ import annotations
 
@@ -19,13 +20,15 @@ from schemas.shard import SHARD_SCHEMA, shard_file_name
 
 SPECIALS = SpecialTokens(pad=0, unk=100, cls=101, sep=102, mask=103)
 FIRST_ID = 672  # CJK characters start here in bert-base-chinese's vocabulary
-CYCLE = 64
+TOPICS = 8
+CYCLE = 8
 VOCAB_SIZE = 21128
 
 
 def _row(rng: np.random.Generator, max_len: int, doc: int) -> dict:
     length = int(rng.integers(max_len // 2, max_len - 2))
-    body = FIRST_ID + (int(rng.integers(CYCLE)) + np.arange(length)) % CYCLE
+    topic = int(rng.integers(TOPICS))
+    body = FIRST_ID + topic * CYCLE + (int(rng.integers(CYCLE)) + np.arange(length)) % CYCLE
     single = rng.random() < 0.1
     cut = length if single else int(rng.integers(length // 3, 2 * length // 3))
     a, b = body[:cut], body[cut:]

@@ -71,7 +71,7 @@ def test_pretraining_loss_equals_transformers_loss(pair: tuple[MegatronBertForPr
     sop = torch.tensor([0, 1, 1])
     positions = (labels.reshape(-1) != -100).nonzero(as_tuple=True)[0]
     with torch.no_grad():
-        result = ours.pretraining_loss(**batch, mlm_positions=positions, mlm_labels=labels.reshape(-1)[positions],
+        result = ours(**batch, mlm_positions=positions, mlm_labels=labels.reshape(-1)[positions],
                                        sop_labels=sop)
         expected = hf(**batch, labels=labels, next_sentence_label=sop).loss
     assert abs(result.loss.item() - expected.item()) < 1e-5
@@ -83,9 +83,9 @@ def test_sop_loss_ignores_single_segment_rows(pair: tuple[MegatronBertForPreTrai
     positions = torch.tensor([1, 25])
     targets = torch.tensor([7, 8])
     with torch.no_grad():
-        all_single = ours.pretraining_loss(**batch, mlm_positions=positions, mlm_labels=targets,
+        all_single = ours(**batch, mlm_positions=positions, mlm_labels=targets,
                                            sop_labels=torch.tensor([-1, -1, -1]))
-        one_pair = ours.pretraining_loss(**batch, mlm_positions=positions, mlm_labels=targets,
+        one_pair = ours(**batch, mlm_positions=positions, mlm_labels=targets,
                                          sop_labels=torch.tensor([-1, 1, -1]))
     assert all_single.sop_loss.item() == 0.0 and all_single.sop_count.item() == 0
     assert one_pair.sop_count.item() == 1 and one_pair.sop_loss.item() > 0.0

@@ -1,0 +1,74 @@
+"""One checkpoint directory holds everything an exact resume needs.
+
+`state.pt`: model, optimiser, scheduler, step and data position (epoch, micro-batches consumed by
+each rank), gathered to full tensors through `torch.distributed.checkpoint.state_dict`, which treats
+plain, DDP and FSDP models alike. `rng-<rank>.pt`: each rank's torch RNG (dropout). Files are written
+beside their final name and renamed, so a crash while saving leaves the previous checkpoint whole.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
+
+STATE_FILE = "state.pt"
+
+
+@dataclass
+class Position:
+    step: int = 0
+    epoch: int = 0
+    batch_index: int = 0  # micro-batches of `epoch` each rank has consumed
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    torch.save(obj, partial)
+    os.replace(partial, path)
+
+
+def _rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, position: Position) -> None:
+    model_state, optim_state = get_state_dict(
+        model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+    )
+    rng = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state()
+    if _rank() == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+    if dist.is_initialized():
+        dist.barrier()
+    _atomic_save(rng, directory / f"rng-{_rank()}.pt")
+    if _rank() == 0:
+        _atomic_save({"model": model_state, "optimizer": optim_state, "scheduler": scheduler.state_dict(),
+                      "position": position.__dict__}, directory / STATE_FILE)
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def load_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler) -> Position | None:
+    """Restores everything in place; None when the directory holds no checkpoint yet."""
+    if not (directory / STATE_FILE).is_file():
+        return None
+    state = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=False)
+    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"],
+                   options=StateDictOptions(full_state_dict=True))
+    scheduler.load_state_dict(state["scheduler"])
+    rng_file = directory / f"rng-{_rank()}.pt"
+    if rng_file.is_file():
+        rng = torch.load(rng_file, weights_only=False)
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state(rng["cuda"])
+    return Position(**state["position"])
