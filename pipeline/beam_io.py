@@ -35,6 +35,8 @@ def expand_inputs(patterns: list[str]) -> list[tuple[str, int]]:
 def read_all(path: str) -> tuple[bytes, str | None]:
     """The file's (decompressed) bytes and, when the stream broke off, why: a truncated gzip keeps the
     records before the break."""
+    if path.lower().endswith(".gz"):
+        return _read_gzip(path)  # Beam's reader returns a truncated gzip's prefix without a word
     chunks: list[bytes] = []
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
@@ -43,6 +45,25 @@ def read_all(path: str) -> tuple[bytes, str | None]:
     except (EOFError, OSError, zlib.error) as error:
         return b"".join(chunks), f"{type(error).__name__}: {error}"
     return b"".join(chunks), None
+
+
+def _read_gzip(path: str) -> tuple[bytes, str | None]:
+    """Multi-member gzip, decompressed here so that a stream cut short is noticed."""
+    out: list[bytes] = []
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            while chunk := handle.read(_CHUNK):
+                while chunk:
+                    out.append(decompressor.decompress(chunk))
+                    chunk = decompressor.unused_data if decompressor.eof else b""
+                    if decompressor.eof and chunk:
+                        decompressor = zlib.decompressobj(wbits=31)  # next gzip member
+    except (OSError, zlib.error) as error:
+        return b"".join(out), f"{type(error).__name__}: {error}"
+    if not decompressor.eof:
+        return b"".join(out) + decompressor.flush(), "gzip stream ends before its end marker"
+    return b"".join(out), None
 
 
 def write_atomically(path: str, data: bytes) -> str:
@@ -55,6 +76,16 @@ def write_atomically(path: str, data: bytes) -> str:
         FileSystems.delete([path])
     FileSystems.rename([temporary], [path])
     return hashlib.sha256(data).hexdigest()
+
+
+def move_files(moves: list[tuple[str, str]]) -> None:
+    """Publishes finished files from the staging area to their final names."""
+    for _, destination in moves:
+        directory = FileSystems.split(destination)[0]
+        if not FileSystems.exists(directory):
+            FileSystems.mkdirs(directory)
+    if moves:
+        FileSystems.rename([s for s, _ in moves], [d for _, d in moves])
 
 
 def read_text(path: str) -> str:

@@ -17,7 +17,7 @@ from knowledge.lexicon import load_lexicons
 from pipeline import beam_io
 from pipeline.clean import normalize_text
 from pipeline.config import PrepareConfig
-from pipeline.transforms import LEDGER_DIR, SUMMARY_NAME, OutputPlan, PrepareCorpus
+from pipeline.transforms import LEDGER_DIR, STAGING_DIR, SUMMARY_NAME, OutputPlan, PrepareCorpus
 from pipeline.vocab import Vocab, build_default_vocab, load_vocab
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, VocabInfo
@@ -25,11 +25,12 @@ from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, VocabInfo
 
 def prepare_output_dir(output_dir: str, overwrite: bool) -> None:
     """Refuses to mix runs: an earlier run's files are kept unless the user says --overwrite."""
-    previous = [name for name in (MANIFEST_NAME, SHARDS_DIR, LEDGER_DIR, SUMMARY_NAME)
+    previous = [name for name in (MANIFEST_NAME, SHARDS_DIR, LEDGER_DIR, SUMMARY_NAME, STAGING_DIR)
                 if FileSystems.exists(FileSystems.join(output_dir, name))]
     if previous and not overwrite:
+        state = "a finished run" if MANIFEST_NAME in previous else "an unfinished (interrupted) run"
         raise UserInputError(
-            f"{output_dir} already holds a run ({', '.join(previous)}); pass --overwrite to replace it"
+            f"{output_dir} already holds {state} ({', '.join(previous)}); pass --overwrite to replace it"
         )
     if previous:
         FileSystems.delete([FileSystems.join(output_dir, name) for name in previous])

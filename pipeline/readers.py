@@ -53,27 +53,45 @@ def _fallback_id(source: str, position: int) -> str:
 
 
 def _parse_json_array(text: str, source: str) -> Iterator[Record]:
+    """Top-level values in sequence: normally one array, but concatenated arrays (a classic of
+    crawl dumps joined with `cat`) and bare objects are read too; garbage ends the file with a ledger line."""
     pos = _skip_space(text, 0)
-    if pos == len(text):
-        return  # an empty file holds no record
-    if text[pos] != "[":
-        yield Rejection(_fallback_id(source, 0), source, "malformed_json", "file is not a JSON array")
-        return
-    pos += 1
     index = 0
+    while pos < len(text):
+        if text[pos] == "[":
+            pos, index = yield from _parse_array_elements(text, pos + 1, source, index)
+        elif text[pos] == "{":
+            try:
+                obj, pos = _DECODER.raw_decode(text, pos)
+            except json.JSONDecodeError as error:
+                yield Rejection(_fallback_id(source, index), source, "malformed_json", f"char {pos}: {error.msg}")
+                return
+            yield _record_to_document(obj, source, index, WUDAO_TEXT_FIELD)
+            index += 1
+        else:
+            detail = f"char {pos}: unexpected {text[pos:pos + 20]!r}"
+            yield Rejection(_fallback_id(source, index), source, "malformed_json", detail)
+            return
+        pos = _skip_space(text, pos)
+
+
+def _parse_array_elements(text: str, pos: int, source: str, index: int):
+    """Yields the array's records from just after its "["; returns (position after "]", next index)."""
     while True:
         pos = _skip_space(text, pos)
         if pos < len(text) and text[pos] == ",":
             pos = _skip_space(text, pos + 1)
-        if pos >= len(text) or text[pos] == "]":
-            return
+        if pos >= len(text):
+            return pos, index
+        if text[pos] == "]":
+            return pos + 1, index
         try:
             obj, end = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError as error:
             yield Rejection(_fallback_id(source, index), source, "malformed_json", f"char {pos}: {error.msg}")
             resync = _NEXT_OBJECT.search(text, pos)
             if resync is None:
-                return
+                return len(text), index + 1
             pos, index = resync.end() - 1, index + 1
             continue
         yield _record_to_document(obj, source, index, WUDAO_TEXT_FIELD)

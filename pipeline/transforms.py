@@ -41,6 +41,9 @@ from schemas.shard import SHARD_SCHEMA, shard_file_name
 REJECTED = "rejected"
 STATS = "stats"
 LEDGER_DIR = "rejects"
+# Shards and ledger files are written here and published by WriteManifest, so an interrupted run leaves
+# nothing under shards/ that a reader could mistake for a finished set.
+STAGING_DIR = ".staging"
 SUMMARY_NAME = "summary.json"
 _ORDER, _ROW = "_order", "_row"
 _NAMESPACE = "erlangshen"
@@ -188,10 +191,14 @@ class WriteShard(beam.DoFn):
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd", row_group_size=4096)
         name = f"{SHARDS_DIR}/{shard_file_name(index, self._plan.num_shards)}"
-        sha = beam_io.write_atomically(_join(self._plan.output_dir, name), buffer.getvalue())
+        sha = beam_io.write_atomically(_join(self._plan.output_dir, f"{STAGING_DIR}/{name}"), buffer.getvalue())
         tokens = int(pc.sum(pc.list_value_length(table.column("input_ids"))).as_py() or 0)
         yield {"shard": ShardInfo(file=name, rows=table.num_rows, tokens=tokens, sha256=sha),
                "documents": documents}
+
+
+def ledger_file_name(index: int, count: int) -> str:
+    return f"{LEDGER_DIR}/{shard_file_name(index, count).replace('.parquet', '.jsonl')}"
 
 
 def _join(directory: str, relative: str) -> str:
@@ -206,8 +213,8 @@ class WriteLedger(beam.DoFn):
         index, rejections = element
         ordered = sorted((r for r in rejections if r is not None), key=lambda r: (r.doc_id, r.source, r.reason))
         lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for r in ordered)
-        name = f"{LEDGER_DIR}/{shard_file_name(index, self._plan.num_shards).replace('.parquet', '.jsonl')}"
-        beam_io.write_atomically(_join(self._plan.output_dir, name), lines.encode("utf-8"))
+        name = ledger_file_name(index, self._plan.num_shards)
+        beam_io.write_atomically(_join(self._plan.output_dir, f"{STAGING_DIR}/{name}"), lines.encode("utf-8"))
         yield Counter(r.reason for r in ordered)
 
 
@@ -258,6 +265,10 @@ class WriteManifest(beam.DoFn):
             "stats": manifest.stats,
         }
         root = self._plan.output_dir
+        published = [s.file for s in shard_infos]
+        published += [ledger_file_name(i, self._plan.num_shards) for i in range(self._plan.num_shards)]
+        beam_io.move_files([(_join(root, f"{STAGING_DIR}/{f}"), _join(root, f)) for f in published])
+        FileSystems.delete([_join(root, STAGING_DIR)])
         beam_io.write_atomically(_join(root, SUMMARY_NAME), _dumps(summary).encode("utf-8"))
         beam_io.write_atomically(_join(root, MANIFEST_NAME), manifest.to_json().encode("utf-8"))
         yield manifest.to_json()

@@ -70,3 +70,15 @@ def test_format_detection_looks_through_compression_suffixes():
     assert InputFormat.detect("a/part-0.json") is InputFormat.WUDAO
     assert InputFormat.detect("a/notes.txt.zst") is InputFormat.TEXT
     assert gzip.decompress(gzip.compress(b"x")) == b"x"
+
+
+def test_concatenated_arrays_and_trailing_garbage_are_read_or_ledgered():
+    data = _wudao({"uniqueKey": "a", "content": "一"}) + b"\n" + _wudao({"uniqueKey": "b", "content": "二"}) + b" xyz"
+    records = _records(data, InputFormat.WUDAO)
+    assert [r.doc_id for r in records[:2]] == ["a", "b"]
+    assert records[2].reason == "malformed_json" and "xyz" in records[2].detail
+
+
+def test_garbage_before_any_array_is_one_ledger_line():
+    [record] = _records(b"<html>not json</html>", InputFormat.WUDAO)
+    assert record.reason == "malformed_json"
