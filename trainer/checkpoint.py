@@ -16,6 +16,10 @@ import torch
 import torch.distributed as dist
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 
+from schemas.errors import UserInputError
+from trainer.config import ModelConfig
+
+CHECKPOINT_DIR = "checkpoint"  # inside a run's output directory
 STATE_FILE = "state.pt"
 
 
@@ -37,7 +41,8 @@ def _rank() -> int:
 
 
 def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler, position: Position) -> None:
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, position: Position,
+                    model_config: ModelConfig) -> None:
     model_state, optim_state = get_state_dict(
         model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
     )
@@ -51,7 +56,8 @@ def save_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.op
     _atomic_save(rng, directory / f"rng-{_rank()}.pt")
     if _rank() == 0:
         _atomic_save({"model": model_state, "optimizer": optim_state, "scheduler": scheduler.state_dict(),
-                      "position": position.__dict__}, directory / STATE_FILE)
+                      "position": position.__dict__,
+                      "model_config": model_config.to_hf_dict()}, directory / STATE_FILE)
     if dist.is_initialized():
         dist.barrier()
 
@@ -72,3 +78,11 @@ def load_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.op
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state(rng["cuda"])
     return Position(**state["position"])
+
+
+def read_checkpoint_model(directory: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """The model config and full weights of a checkpoint, for export without building an optimiser."""
+    if not (directory / STATE_FILE).is_file():
+        raise UserInputError(f"{directory} holds no {STATE_FILE}: not a training checkpoint")
+    state = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=False)
+    return ModelConfig.from_hf_dict(state["model_config"]), state["model"]

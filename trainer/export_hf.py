@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from schemas.errors import UserInputError
+from trainer.checkpoint import CHECKPOINT_DIR, read_checkpoint_model
 from trainer.config import ModelConfig
 from trainer.model import MegatronBertForPreTraining
 
@@ -30,6 +31,14 @@ def export_hf(model: MegatronBertForPreTraining, out_dir: str | Path) -> Path:
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in TIED_KEYS}
     save_file(tensors, str(out / SAFETENSORS_FILE), metadata={"format": "pt"})
     return out
+
+
+def export_checkpoint(run_dir: str | Path, out_dir: str | Path) -> Path:
+    """A training run's latest checkpoint as a Hugging Face directory."""
+    config, state = read_checkpoint_model(Path(run_dir) / CHECKPOINT_DIR)
+    model = MegatronBertForPreTraining(config)
+    model.load_state_dict(state)
+    return export_hf(model, out_dir)
 
 
 def read_hf_config(path: str | Path) -> ModelConfig:

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from schemas.errors import UserInputError
-from trainer.checkpoint import Position, load_checkpoint, save_checkpoint
+from trainer.checkpoint import CHECKPOINT_DIR, Position, load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig, model_preset
 from trainer.data import PretrainingBatches, ShardFile, ShardSet, open_shards
 from trainer.export_hf import load_hf, read_hf_config
@@ -29,7 +29,6 @@ from trainer.metrics import MetricsLog, peak_flops
 from trainer.model import MegatronBertForPreTraining
 
 METRICS_FILE = "metrics.jsonl"
-CHECKPOINT_DIR = "checkpoint"
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "mlm_positions", "mlm_labels", "sop_labels")
 
 
@@ -257,8 +256,8 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
                 if rank == 0:
                     log.write(record)
             if config.save_every and position.step % config.save_every == 0:
-                save_checkpoint(out / CHECKPOINT_DIR, model, optimizer, scheduler, position)
-        save_checkpoint(out / CHECKPOINT_DIR, model, optimizer, scheduler, position)
+                save_checkpoint(out / CHECKPOINT_DIR, model, optimizer, scheduler, position, core.config)
+        save_checkpoint(out / CHECKPOINT_DIR, model, optimizer, scheduler, position, core.config)
         log.close()
         return records
     finally:
