@@ -1,0 +1,171 @@
+"""Validate a `prepare` output directory against the shard contract: `validate_output`.
+
+Shards are independent, so each is read, hashed, turned into row-check columns and validated by its
+own worker process; only the small GX results travel back. The parent then checks the shard files
+and the run as a whole against the manifest, files everything into the GX project under the output
+directory and renders the Data Docs.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from schemas import expectations, output_checks
+from schemas.contract import DEFAULT_MAX_REJECT_RATE, DEFAULT_SOP_TOLERANCE, ShardContract
+from schemas.errors import UserInputError
+from schemas.gx_project import GxProject, validate_in_memory
+from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, Manifest, read_manifest
+from schemas.shard import SHARD_SUFFIX
+from schemas.shard_checks import derive_row_checks
+from schemas.shard_inspection import ShardFacts, inspect_shard, sample_rows
+from schemas.validation_report import FailedCheck, ValidationReport, failures_of
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuiteValidationResult
+
+Progress = Callable[[int, int, str], None]  # (shards done, shards in all, the shard just done)
+
+_FILES_BATCH = "shard_files"
+_RUN_BATCH = "run"
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    path: Path
+    file: str
+    listed: bool
+    contract: ShardContract
+    sample_rows: int | None
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    facts: ShardFacts
+    rows_checked: int
+    result: ExpectationSuiteValidationResult | None  # None: unreadable, the files suite says why
+
+
+def check_shard(job: ShardJob) -> ShardOutcome:
+    """Everything one shard needs, in one process: read once, facts, row columns, row suite."""
+    facts, table = inspect_shard(job.path, job.file, job.listed)
+    if table is None:
+        return ShardOutcome(facts, 0, None)
+    sample, row_numbers = sample_rows(table, job.sample_rows, job.file)
+    frame = derive_row_checks(sample, job.contract).set_axis(row_numbers)
+    return ShardOutcome(facts, len(frame), validate_in_memory(expectations.rows_suite(job.contract), frame))
+
+
+def _load_manifest(output_dir: Path) -> Manifest:
+    if not output_dir.is_dir():
+        raise UserInputError(f"{output_dir} is not a directory")
+    if not (output_dir / MANIFEST_NAME).is_file():
+        raise UserInputError(f"{output_dir} has no {MANIFEST_NAME}: is it an output of `erlangshen-data prepare`?")
+    try:
+        return read_manifest(output_dir)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise UserInputError(f"{output_dir / MANIFEST_NAME} is not a valid manifest: {error!r}") from error
+
+
+def _jobs(output_dir: Path, manifest: Manifest, sample: int | None) -> list[ShardJob]:
+    """The manifest's shards, then any shard file on disk that the manifest does not name."""
+    contract = ShardContract.from_manifest(manifest)
+    listed = [s.file for s in manifest.shards]
+    on_disk = sorted(f"{SHARDS_DIR}/{p.name}" for p in (output_dir / SHARDS_DIR).glob(f"*{SHARD_SUFFIX}"))
+    strays = sorted(set(on_disk) - set(listed))
+    return [ShardJob(output_dir / file, file, True, contract, sample) for file in listed] + [
+        ShardJob(output_dir / file, file, False, contract, sample) for file in strays
+    ]
+
+
+def _check_all(jobs: Sequence[ShardJob], workers: int, progress: Progress | None) -> list[ShardOutcome]:
+    """Outcomes in job order; a pool only when there is more than one shard and more than one worker."""
+    def report(done: int, job: ShardJob) -> None:
+        if progress:
+            progress(done, len(jobs), job.file)
+
+    if workers <= 1 or len(jobs) <= 1:
+        outcomes = []
+        for done, job in enumerate(jobs, 1):
+            outcomes.append(check_shard(job))
+            report(done, job)
+        return outcomes
+    # forkserver: workers fork from a clean process that has imported GX once (spawn would import it
+    # in every worker, fork would copy the parent's threads).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    results: dict[int, ShardOutcome] = {}
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(check_shard, job): index for index, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), 1):
+            index = futures[future]
+            results[index] = future.result()
+            report(done, jobs[index])
+    return [results[index] for index in range(len(jobs))]
+
+
+def validate_output(
+    output_dir: str | Path,
+    *,
+    workers: int | None = None,
+    sample_rows: int | None = None,
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
+    sop_tolerance: float = DEFAULT_SOP_TOLERANCE,
+    progress: Progress | None = None,
+) -> ValidationReport:
+    """Run every suite on an output directory; results and Data Docs land in OUTPUT/gx/.
+
+    workers: shard processes (default: all CPUs). sample_rows: check at most this many rows per shard
+    (file-level checks still read every byte). max_reject_rate: bound on rejected / read documents.
+    sop_tolerance: allowed distance of the swapped share of labelled pairs from 0.5.
+    """
+    started = time.perf_counter()
+    output_dir = Path(output_dir)
+    manifest = _load_manifest(output_dir)
+    jobs = _jobs(output_dir, manifest, sample_rows)
+    outcomes = _check_all(jobs, workers or os.cpu_count() or 1, progress)
+    facts = [outcome.facts for outcome in outcomes]
+
+    project = GxProject(output_dir)
+    rows_suite = expectations.rows_suite(ShardContract.from_manifest(manifest))
+    files_suite = expectations.files_suite()
+    labelled = sum(output_checks.labelled_pairs(facts))
+    run_suite = expectations.run_suite(
+        max_reject_rate, output_checks.swapped_share_bounds(sop_tolerance, labelled)
+    )
+    for suite in (rows_suite, files_suite, run_suite):
+        project.save_suite(suite)
+
+    failures: list[FailedCheck] = []
+    evaluated = 0
+    for job, outcome in zip(jobs, outcomes):
+        if outcome.result is not None:
+            project.store(outcome.result, Path(job.file).name)
+            failures += failures_of(outcome.result, job.file)
+            evaluated += len(outcome.result.results)
+    files_result = project.validate(
+        files_suite,
+        output_checks.shard_files_table(manifest, facts),
+        _FILES_BATCH,
+        {"result_format": "COMPLETE", "unexpected_index_column_names": [output_checks.FILE]},
+    )
+    run_result = project.validate(run_suite, output_checks.run_table(manifest, output_dir, facts), _RUN_BATCH)
+    for batch, result in ((_FILES_BATCH, files_result), (_RUN_BATCH, run_result)):
+        failures += failures_of(result, batch)
+        evaluated += len(result.results)
+
+    return ValidationReport(
+        output_dir=output_dir,
+        shards=len(jobs),
+        rows_checked=sum(outcome.rows_checked for outcome in outcomes),
+        expectations_evaluated=evaluated,
+        failures=tuple(failures),
+        data_docs=project.build_data_docs(),
+        seconds=time.perf_counter() - started,
+    )
