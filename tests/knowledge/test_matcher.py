@@ -1,0 +1,87 @@
+"""Leftmost-longest, non-overlapping matching, with and without segmentation boundaries."""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from knowledge.lexicon import Lexicon
+from knowledge.matcher import EntityMatcher
+
+
+def lexicon_of(*entries: tuple[str, str]) -> Lexicon:
+    types = tuple(sorted({t for _, t in entries}))
+    return Lexicon(types, {surface: types.index(t) for surface, t in entries})
+
+
+def reference_spans(lexicon: Lexicon, text: str, boundaries=None) -> list[tuple[int, int, int]]:
+    """Every occurrence of every entry, then greedy by (start, longest): the definition, by brute force."""
+    candidates = [
+        (start, end, lexicon.entries[text[start:end]])
+        for start in range(len(text)) for end in range(start + 1, len(text) + 1)
+        if text[start:end] in lexicon.entries
+        and (boundaries is None or (start in boundaries and end in boundaries))
+    ]
+    spans, last_end = [], 0
+    for span in sorted(candidates, key=lambda c: (c[0], -c[1])):
+        if span[0] >= last_end:
+            spans.append(span)
+            last_end = span[1]
+    return spans
+
+
+def test_longest_entry_wins_at_the_same_start():
+    matcher = EntityMatcher(lexicon_of(("上海", "place"), ("上海市", "place"), ("上海市长", "person")))
+    assert matcher.find("他是上海市长") == [(2, 6, 0)]
+
+
+def test_leftmost_match_wins_over_a_longer_later_one():
+    matcher = EntityMatcher(lexicon_of(("北京大", "x"), ("京大学生", "y")))
+    assert matcher.find("北京大学生") == [(0, 3, 0)]
+
+
+def test_matches_do_not_overlap_and_resume_after_the_taken_span():
+    matcher = EntityMatcher(lexicon_of(("中国", "place"), ("国人", "x"), ("人民", "x")))
+    assert matcher.find("中国人民") == [(0, 2, 0), (2, 4, 1)]
+
+
+def test_boundaries_keep_an_entry_from_splitting_a_word():
+    matcher = EntityMatcher(lexicon_of(("上海", "place")))
+    words = ["上海市", "的", "上海", "人"]  # segmentation of 上海市的上海人
+    starts = {0, 3, 4, 6, 7}
+    assert matcher.find("".join(words), starts) == [(4, 6, 0)]
+
+
+def test_a_shorter_entry_at_word_boundaries_replaces_a_longer_one_that_splits_a_word():
+    matcher = EntityMatcher(lexicon_of(("南京", "place"), ("南京市长", "x"), ("长江大桥", "place")))
+    text = "南京市长江大桥"  # segmented 南京市 | 长江大桥
+    assert matcher.find(text) == [(0, 4, 1)]
+    assert matcher.find(text, {0, 3, 7}) == [(3, 7, 0)]
+    assert matcher.find(text, {0, 2, 3, 7}) == [(0, 2, 0), (3, 7, 0)]
+
+
+def test_characters_beyond_the_basic_plane_count_as_one_offset():
+    matcher = EntityMatcher(lexicon_of(("𠀀中", "x"), ("中国", "y")))
+    assert matcher.find("a𠀀中国") == [(1, 3, 0)]
+
+
+def test_an_empty_lexicon_finds_nothing():
+    assert EntityMatcher(lexicon_of()).find("上海", {0, 2}) == []
+
+
+ALPHABET = "上海市长江大桥南京"
+ENTRY = st.text(alphabet=ALPHABET, min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=st.lists(st.tuples(ENTRY, st.sampled_from(["a", "b"])), min_size=1, max_size=12,
+                     unique_by=lambda e: e[0]),
+    text=st.text(alphabet=ALPHABET, max_size=30),
+    cuts=st.sets(st.integers(0, 30)),
+)
+def test_fast_path_equals_brute_force_leftmost_longest(entries, text, cuts):
+    lexicon = lexicon_of(*entries)
+    matcher = EntityMatcher(lexicon)
+    boundaries = {c for c in cuts if c < len(text)} | {0, len(text)}
+    assert matcher.find(text) == reference_spans(lexicon, text)
+    assert matcher.find(text, boundaries) == reference_spans(lexicon, text, boundaries)
