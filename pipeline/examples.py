@@ -1,7 +1,8 @@
 """From cleaned documents to a columnar batch of training rows: the pure heart of `prepare`.
 
 Randomness comes from (seed, doc_id) alone, so a document yields the same rows whichever worker,
-bundle or batch it lands in.
+bundle or batch it lands in. Rows are planned as token ranges (pipeline/sop.py) and assembled for the
+whole batch with a few numpy gathers: no per-row or per-token Python, no per-row arrays.
 """
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from pipeline.annotate import SentenceAnnotator
+from pipeline.annotate import AnnotatedBatch, BatchAnnotator
 from pipeline.config import SopConfig
-from pipeline.sentences import split_sentences
-from pipeline.sop import Example, build_examples
+from pipeline.sop import RowPlan, plan_rows
 from schemas.manifest import SpecialTokens
 from schemas.shard import SHARD_SCHEMA, SOP_SINGLE, SOP_SWAPPED
 
@@ -27,59 +27,133 @@ class CleanDocument:
     text: str
 
 
+@dataclass(frozen=True)
+class BatchRows:
+    """A batch's rows in shard schema, and for each row its document (index into the batch) and its
+    position among that document's rows; `sentences` counts each document's non-empty sentences."""
+
+    batch: pa.RecordBatch
+    row_doc: np.ndarray
+    row_in_doc: np.ndarray
+    sentences: np.ndarray
+
+
 def document_rng(seed: int, doc_id: str) -> np.random.Generator:
     digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
     return np.random.default_rng([seed, int.from_bytes(digest, "little")])
 
 
-def document_examples(
-    doc: CleanDocument, annotator: SentenceAnnotator, config: SopConfig, special: SpecialTokens, seed: int
-) -> tuple[list[Example], int]:
-    """The document's examples and its sentence count."""
-    sentences = [annotator.annotate(s) for s in split_sentences(doc.text)]
-    sentences = [s for s in sentences if len(s)]
-    if not sentences:
-        return [], 0
-    return build_examples(sentences, config, special, document_rng(seed, doc.doc_id)), len(sentences)
+def build_rows(
+    docs: list[CleanDocument], annotator: BatchAnnotator, config: SopConfig, special: SpecialTokens, seed: int
+) -> BatchRows:
+    annotated = annotator.annotate([doc.text for doc in docs])
+    rows: list[RowPlan] = []
+    row_counts, cuts = [], []
+    for index, doc in enumerate(docs):
+        doc_rows, doc_cuts = plan_rows(
+            annotated.document_bounds(index), annotated.word_start, config, document_rng(seed, doc.doc_id)
+        )
+        rows.extend(doc_rows)
+        cuts.extend(doc_cuts)
+        row_counts.append(len(doc_rows))
+    counts = np.asarray(row_counts, dtype=np.int64)
+    row_doc = np.repeat(np.arange(len(docs)), counts)
+    row_in_doc = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    doc_ids = [docs[i].doc_id for i in row_doc.tolist()]
+    sentences = np.diff(annotated.doc_sentences)
+    return BatchRows(assemble_rows(annotated, rows, cuts, doc_ids, special), row_doc, row_in_doc, sentences)
 
 
-def examples_to_batch(examples: list[Example], doc_ids: list[str]) -> pa.RecordBatch:
-    """Columnar assembly: one concatenation per column, no per-token Python."""
-    def offsets(lengths: list[int]) -> pa.Array:
-        return pa.array(np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))).astype(np.int32))
+def _ragged_range(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """concatenate([arange(s, s + n) for s, n in zip(starts, lengths)]) without the Python loop."""
+    out_starts = np.cumsum(lengths) - lengths
+    return np.repeat(starts - out_starts, lengths) + np.arange(int(lengths.sum()))
 
-    token_offsets = offsets([len(e.input_ids) for e in examples])
-    entity_offsets = offsets([len(e.entities) for e in examples])
-    spans = np.concatenate([e.entities for e in examples]) if examples else np.zeros((0, 3), np.int64)
 
-    def token_list(values: np.ndarray, kind: pa.DataType) -> pa.Array:
-        return pa.ListArray.from_arrays(token_offsets, pa.array(values, type=kind))
+def _list_column(lengths: np.ndarray, values: np.ndarray) -> pa.Array:
+    offsets = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
 
-    def entity_list(column: int) -> pa.Array:
-        return pa.ListArray.from_arrays(entity_offsets, pa.array(spans[:, column].astype(np.uint16)))
 
-    concat = (lambda arrays, dtype: np.concatenate(arrays) if arrays else np.zeros(0, dtype))
+def assemble_rows(
+    annotated: AnnotatedBatch, rows: list[RowPlan], cuts: list[int], doc_ids: list[str], special: SpecialTokens
+) -> pa.RecordBatch:
+    """Rows `[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]`) gathered from the batch's token arrays.
+
+    A cut inside a long sentence opens a unit and drops the entities it crosses; the first token of
+    each segment opens a unit (truncation may have cut into a word)."""
+    plan = np.asarray(rows, dtype=np.int64).reshape(-1, 5)
+    a_start, a_end, b_start, b_end, labels = plan.T
+    word_start = annotated.word_start
+    entities = annotated.entities
+    if cuts:
+        cut_at = np.asarray(cuts, dtype=np.int64)
+        word_start = word_start.copy()
+        word_start[cut_at] = True
+        if len(entities):
+            next_cut = np.searchsorted(cut_at, entities[:, 0], side="right")
+            crossed = cut_at[np.minimum(next_cut, len(cut_at) - 1)]
+            entities = entities[~((next_cut < len(cut_at)) & (crossed < entities[:, 1]))]
+
+    has_b = labels != SOP_SINGLE
+    len_a = a_end - a_start + 2
+    len_b = np.where(has_b, b_end - b_start + 1, 0)
+    row_lengths = len_a + len_b
+    # Specials sit at pool positions 0 ([CLS]) and 1 ([SEP]), the batch's tokens from 2 on.
+    pool_ids = np.concatenate(([special.cls, special.sep], annotated.ids)).astype(np.uint16)
+    pool_word_start = np.concatenate(([True, True], word_start))
+    zeros, ones = np.zeros_like(a_start), np.ones_like(a_start)
+    sources = np.stack([zeros, a_start + 2, ones, b_start + 2, ones], axis=1).ravel()
+    lengths = np.stack([ones, len_a - 2, ones, np.maximum(len_b - 1, 0), has_b.astype(np.int64)], axis=1).ravel()
+    positions = _ragged_range(sources, lengths)
+    input_ids = pool_ids[positions]
+    row_word_start = pool_word_start[positions]
+    row_offsets = np.cumsum(row_lengths) - row_lengths
+    row_word_start[row_offsets + 1] = True
+    row_word_start[(row_offsets + len_a)[has_b]] = True
+
+    # Entities fully inside a segment, in A-then-B order, shifted to row positions.
+    segment_start = np.stack([a_start, b_start], axis=1).ravel()
+    segment_end = np.stack([a_end, np.where(has_b, b_end, b_start)], axis=1).ravel()
+    first = np.searchsorted(entities[:, 0], segment_start, side="left")
+    after = np.searchsorted(entities[:, 1], segment_end, side="right")
+    counts = np.maximum(after - first, 0)
+    shift = np.stack([1 - a_start, len_a - b_start], axis=1).ravel()
+    chosen = _ragged_range(first, counts)
+    shifts = np.repeat(shift, counts)
+    row_entities = counts.reshape(-1, 2).sum(axis=1)
+
     columns = [
-        token_list(concat([e.input_ids for e in examples], np.uint16), pa.uint16()),
-        pa.array(np.array([e.len_a for e in examples], dtype=np.uint16)),
-        token_list(concat([e.word_start for e in examples], bool), pa.bool_()),
-        entity_list(0),
-        entity_list(1),
-        entity_list(2),
-        pa.array(np.array([e.sop_label for e in examples], dtype=np.int8)),
+        _list_column(row_lengths, input_ids),
+        pa.array(len_a.astype(np.uint16)),
+        _list_column(row_lengths, row_word_start),
+        _list_column(row_entities, (entities[chosen, 0] + shifts).astype(np.uint16)),
+        _list_column(row_entities, (entities[chosen, 1] + shifts).astype(np.uint16)),
+        _list_column(row_entities, entities[chosen, 2].astype(np.uint16)),
+        pa.array(labels.astype(np.int8)),
         pa.array(doc_ids, type=pa.string()),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=SHARD_SCHEMA)
 
 
-def example_stats(examples: list[Example], entity_types: tuple[str, ...]) -> Counter:
+def batch_stats(rows: BatchRows, entity_types: tuple[str, ...]) -> Counter:
+    """Counts for the run summary, from the columns (no per-row Python)."""
     stats: Counter = Counter()
-    for example in examples:
-        stats["rows"] += 1
-        stats["tokens"] += len(example.input_ids)
-        stats["single_segments" if example.sop_label == SOP_SINGLE else "pairs"] += 1
-        stats["swapped_pairs"] += example.sop_label == SOP_SWAPPED
-        stats["entities"] += len(example.entities)
-        for type_index in example.entities[:, 2].tolist():
-            stats[f"entities.{entity_types[type_index]}"] += 1
+    batch = rows.batch
+    if batch.num_rows == 0:
+        return stats
+    labels = batch.column("sop_label").to_numpy()
+    types = batch.column("entity_type").values.to_numpy()
+    singles = int((labels == SOP_SINGLE).sum())
+    stats["rows"] = batch.num_rows
+    stats["tokens"] = len(batch.column("input_ids").values)
+    stats["entities"] = len(types)
+    stats["swapped_pairs"] = int((labels == SOP_SWAPPED).sum())
+    stats["sentences"] = int(rows.sentences.sum())
+    for name, count in (("single_segments", singles), ("pairs", batch.num_rows - singles)):
+        if count:
+            stats[name] = count
+    for type_index, count in enumerate(np.bincount(types, minlength=len(entity_types)).tolist()):
+        if count:
+            stats[f"entities.{entity_types[type_index]}"] = count
     return stats

@@ -16,14 +16,24 @@ _END = re.compile(
 
 def split_sentences(text: str) -> list[str]:
     """Sentences in order, stripped, none empty; joining them loses only whitespace."""
-    sentences = []
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the sentences, so a whole document can be tokenized in one
+    call and cut at these offsets afterwards; what lies between two spans is whitespace."""
+    spans = []
     start = 0
     for match in _END.finditer(text):
-        piece = text[start : match.end()].strip()
-        if piece:
-            sentences.append(piece)
+        _append_stripped(spans, text, start, match.end())
         start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
+    _append_stripped(spans, text, start, len(text))
+    return spans
+
+
+def _append_stripped(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    piece = text[start:end]
+    stripped = piece.lstrip()
+    if stripped:
+        start += len(piece) - len(stripped)
+        spans.append((start, start + len(stripped.rstrip())))

@@ -24,11 +24,11 @@ from apache_beam.utils.shared import Shared
 from knowledge.lexicon import load_lexicons
 from knowledge.matcher import EntityMatcher
 from pipeline import beam_io
-from pipeline.annotate import SentenceAnnotator
+from pipeline.annotate import BatchAnnotator
 from pipeline.clean import clean_text, normalize_text
 from pipeline.config import PrepareConfig
 from pipeline.documents import Document, Rejection
-from pipeline.examples import CleanDocument, document_examples, example_stats, examples_to_batch
+from pipeline.examples import CleanDocument, batch_stats, build_rows
 from pipeline.readers import InputFormat, parse_file
 from pipeline.segment import create_segmenter
 from pipeline.tokenize import BertChineseTokenizer
@@ -123,7 +123,7 @@ class _Tools:
         lexicon = load_lexicons(plan.lexicon_paths, normalize)
         self.special = vocab.special_tokens
         self.entity_types = lexicon.types
-        self.annotator = SentenceAnnotator(
+        self.annotator = BatchAnnotator(
             segmenter=create_segmenter(config.segmenter, config.hmm),
             matcher=EntityMatcher(lexicon),
             tokenizer=BertChineseTokenizer(vocab, config.lowercase),
@@ -143,32 +143,23 @@ class BuildExamples(beam.DoFn):
 
     def process(self, docs: list[CleanDocument]):
         tools = self._tools
-        by_shard: dict[int, list] = {}
-        stats: Counter = Counter()
-        for doc in docs:
-            examples, sentences = document_examples(
-                doc, tools.annotator, self._config.sop, tools.special, self._config.seed
-            )
-            if not examples:
+        rows = build_rows(docs, tools.annotator, self._config.sop, tools.special, self._config.seed)
+        for doc, sentences in zip(docs, rows.sentences.tolist()):
+            if not sentences:
                 yield _reject(Rejection(doc.doc_id, doc.source, "no_tokens"))
-                continue
-            stats.update(example_stats(examples, tools.entity_types))
-            stats["sentences"] += sentences
-            key = document_key(doc)
-            by_shard.setdefault(key % self._plan.num_shards, []).append((key, doc.doc_id, examples))
-        for shard, items in sorted(by_shard.items()):
-            yield shard, _to_ipc(items)
-        yield beam.pvalue.TaggedOutput(STATS, stats)
+        keys = np.array([document_key(doc) for doc in docs], dtype=np.uint64)
+        row_keys = keys[rows.row_doc]
+        row_shards = row_keys % np.uint64(self._plan.num_shards)
+        for shard in np.unique(row_shards).tolist():
+            chosen = np.flatnonzero(row_shards == shard)
+            batch = rows.batch if len(chosen) == rows.batch.num_rows else rows.batch.take(pa.array(chosen))
+            yield shard, _to_ipc(batch, row_keys[chosen], rows.row_in_doc[chosen])
+        yield beam.pvalue.TaggedOutput(STATS, batch_stats(rows, tools.entity_types))
 
 
-def _to_ipc(items: list) -> bytes:
-    examples = [e for _, _, doc_examples in items for e in doc_examples]
-    doc_ids = [doc_id for _, doc_id, doc_examples in items for _ in doc_examples]
-    order = [key for key, _, doc_examples in items for _ in doc_examples]
-    row = [i for _, _, doc_examples in items for i in range(len(doc_examples))]
-    batch = examples_to_batch(examples, doc_ids)
+def _to_ipc(batch: pa.RecordBatch, order: np.ndarray, row: np.ndarray) -> bytes:
     table = pa.Table.from_batches([batch]).append_column(_ORDER, pa.array(order, pa.uint64()))
-    table = table.append_column(_ROW, pa.array(row, pa.uint32()))
+    table = table.append_column(_ROW, pa.array(row.astype(np.uint32)))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

@@ -1,24 +1,35 @@
 import numpy as np
 import pytest
 
-from pipeline.annotate import NO_ENTITIES, TokenizedSentence
+from pipeline.annotate import AnnotatedBatch
 from pipeline.config import SopConfig
-from pipeline.sop import build_examples, split_long_sentences
+from pipeline.examples import assemble_rows
+from pipeline.sop import plan_rows, split_long_sentences
 from schemas.manifest import SpecialTokens
 
 SPECIAL = SpecialTokens(pad=0, unk=100, cls=101, sep=102, mask=103)
 
 
-def sentence(length: int, first_id: int = 1000, entity: tuple[int, int] | None = None) -> TokenizedSentence:
-    word_start = np.zeros(length, bool)
-    word_start[::2] = True
-    entities = np.array([[*entity, 0]]) if entity else NO_ENTITIES
-    return TokenizedSentence(np.arange(first_id, first_id + length, dtype=np.int32), word_start, entities)
+def document(lengths: list[int], entity_every_sentence: bool = False) -> AnnotatedBatch:
+    """One document whose sentence i holds tokens 1000 + 100 * i, 1001 + 100 * i, ...; words of two tokens."""
+    ids = np.concatenate([np.arange(1000 + 100 * i, 1000 + 100 * i + n) for i, n in enumerate(lengths)])
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    word_start = np.zeros(len(ids), bool)
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        word_start[start:end:2] = True
+    entities = np.array([[start, start + 1, 0] for start in bounds[:-1]] if entity_every_sentence else [])
+    return AnnotatedBatch(ids.astype(np.int32), word_start, entities.reshape(-1, 3).astype(np.int64),
+                          bounds, np.array([0, len(lengths)]))
 
 
-def random_document(rng: np.random.Generator) -> list[TokenizedSentence]:
-    count = int(rng.integers(1, 12))
-    return [sentence(int(rng.integers(1, 90)), 1000 + 100 * i, entity=(0, 1)) for i in range(count)]
+def rows_of(doc: AnnotatedBatch, config: SopConfig, rng: np.random.Generator) -> list[dict]:
+    plans, cuts = plan_rows(doc.document_bounds(0), doc.word_start, config, rng)
+    batch = assemble_rows(doc, plans, cuts, ["doc"] * len(plans), SPECIAL)
+    return batch.to_pylist()
+
+
+def random_document(rng: np.random.Generator) -> AnnotatedBatch:
+    return document([int(rng.integers(1, 90)) for _ in range(int(rng.integers(1, 12)))], entity_every_sentence=True)
 
 
 @pytest.mark.parametrize("max_seq_len", [16, 64, 128])
@@ -26,53 +37,80 @@ def test_rows_respect_layout_and_length(max_seq_len):
     rng = np.random.default_rng(0)
     config = SopConfig(max_seq_len=max_seq_len)
     for _ in range(300):
-        for example in build_examples(random_document(rng), config, SPECIAL, rng):
-            ids = example.input_ids.tolist()
+        for row in rows_of(random_document(rng), config, rng):
+            ids, len_a, label = row["input_ids"], row["len_a"], row["sop_label"]
             assert len(ids) <= max_seq_len
             assert ids[0] == SPECIAL.cls and ids[-1] == SPECIAL.sep
-            assert ids[example.len_a - 1] == SPECIAL.sep
-            assert ids.count(SPECIAL.sep) == (1 if example.sop_label == -1 else 2)
-            assert (example.sop_label == -1) == (example.len_a == len(ids))
-            assert len(example.word_start) == len(ids) and example.word_start[[0, example.len_a - 1, -1]].all()
-            for start, end, _ in example.entities.tolist():
+            assert ids[len_a - 1] == SPECIAL.sep
+            assert ids.count(SPECIAL.sep) == (1 if label == -1 else 2)
+            assert (label == -1) == (len_a == len(ids))
+            word_start = row["word_start"]
+            assert len(word_start) == len(ids) and word_start[0] and word_start[len_a - 1] and word_start[-1]
+            assert word_start[1] and (label == -1 or word_start[len_a])  # a segment opens a unit
+            for start, end in zip(row["entity_start"], row["entity_end"]):
                 assert 0 < start < end <= len(ids) - 1
-                assert (end <= example.len_a - 1) or (start >= example.len_a)
+                assert (end <= len_a - 1) or (start >= len_a)
+
+
+def test_entities_keep_their_tokens_in_the_row():
+    rng = np.random.default_rng(4)
+    for _ in range(100):
+        doc = random_document(rng)
+        for row in rows_of(doc, SopConfig(max_seq_len=64), rng):
+            for start, end in zip(row["entity_start"], row["entity_end"]):
+                # every entity of `document` is one token at a sentence start: ids ending in 00
+                assert end == start + 1 and row["input_ids"][start] % 100 == 0
 
 
 def test_pairs_keep_sentence_order_unless_swapped():
     rng = np.random.default_rng(1)
-    doc = [sentence(5, 1000 + 100 * i) for i in range(6)]
+    doc = document([5] * 6)
     for _ in range(50):
-        for example in build_examples(doc, SopConfig(max_seq_len=512), SPECIAL, rng):
-            a = example.input_ids[1 : example.len_a - 1]
-            b = example.input_ids[example.len_a : -1]
-            in_order = a[-1] < b[0]
-            assert in_order == (example.sop_label == 0)
+        for row in rows_of(doc, SopConfig(max_seq_len=512), rng):
+            a = row["input_ids"][1 : row["len_a"] - 1]
+            b = row["input_ids"][row["len_a"] : -1]
+            assert (a[-1] < b[0]) == (row["sop_label"] == 0)
 
 
 def test_swap_labels_are_balanced_over_many_documents():
     rng = np.random.default_rng(2)
-    labels = [e.sop_label for _ in range(2000)
-              for e in build_examples(random_document(rng), SopConfig(max_seq_len=128), SPECIAL, rng)]
+    labels = [row["sop_label"] for _ in range(2000)
+              for row in rows_of(random_document(rng), SopConfig(max_seq_len=128), rng)]
     pairs = [label for label in labels if label >= 0]
     assert len(pairs) > 1000
     assert abs(np.mean(pairs) - 0.5) < 0.04
 
 
 def test_single_sentence_document_gets_label_minus_one():
-    [example] = build_examples([sentence(7)], SopConfig(), SPECIAL, np.random.default_rng(0))
-    assert example.sop_label == -1 and example.len_a == 9 and len(example.input_ids) == 9
+    [row] = rows_of(document([7]), SopConfig(), np.random.default_rng(0))
+    assert row["sop_label"] == -1 and row["len_a"] == 9 and len(row["input_ids"]) == 9
 
 
-def test_same_rng_seed_gives_same_examples():
+def test_same_rng_seed_gives_same_rows():
     doc = random_document(np.random.default_rng(3))
-    first = build_examples(doc, SopConfig(max_seq_len=64), SPECIAL, np.random.default_rng(9))
-    second = build_examples(doc, SopConfig(max_seq_len=64), SPECIAL, np.random.default_rng(9))
-    assert all(np.array_equal(a.input_ids, b.input_ids) for a, b in zip(first, second))
+    first = rows_of(doc, SopConfig(max_seq_len=64), np.random.default_rng(9))
+    second = rows_of(doc, SopConfig(max_seq_len=64), np.random.default_rng(9))
+    assert first == second
 
 
 def test_long_sentences_split_at_word_starts_without_losing_tokens():
-    long = sentence(50)
-    pieces = split_long_sentences([long], 12)
-    assert np.array_equal(np.concatenate([p.ids for p in pieces]), long.ids)
-    assert all(len(p) <= 12 and p.word_start[0] for p in pieces)
+    doc = document([50])
+    pieces, cuts = split_long_sentences(doc.document_bounds(0), doc.word_start, 12)
+    lengths = np.diff(pieces)
+    assert pieces[0] == 0 and pieces[-1] == 50 and cuts == pieces[1:-1]
+    assert (lengths <= 12).all() and doc.word_start[cuts].all()
+
+
+def test_entity_crossed_by_a_long_sentence_cut_is_dropped():
+    doc = document([30, 30])
+    entities = np.array([[9, 11, 0], [12, 14, 0]])  # the first straddles the cut at 10
+    doc = AnnotatedBatch(doc.ids, doc.word_start, entities, doc.sentence_bounds, doc.doc_sentences)
+    spans = []
+    for seed in range(30):
+        plans, cuts = plan_rows(doc.document_bounds(0), doc.word_start, SopConfig(max_seq_len=13),
+                                np.random.default_rng(seed))
+        assert 10 in cuts
+        rows = assemble_rows(doc, plans, cuts, ["doc"] * len(plans), SPECIAL).to_pylist()
+        spans += [(row["input_ids"][s], row["input_ids"][e - 1]) for row in rows
+                  for s, e in zip(row["entity_start"], row["entity_end"])]
+    assert (1009, 1010) not in spans and (1012, 1013) in spans
