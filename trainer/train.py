@@ -199,11 +199,9 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
     out = Path(config.out_dir)
     try:
         shards = open_shards(config.data_dir, config.eval_shards)
-        torch.manual_seed(config.seed + rank)  # dropout differs per rank; initial weights are rank 0's below
+        torch.manual_seed(config.seed)  # the same initial weights on every rank (FSDP does not broadcast)
         model = build_model(config, shards, device)
-        if world > 1 and not config.fsdp:
-            for tensor in model.state_dict().values():
-                dist.broadcast(tensor, 0)
+        torch.manual_seed(config.seed + rank)  # dropout masks differ per rank
         max_len = model.config.max_position_embeddings
         flops_per_token = {}
         core = model

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from trainer.config import TrainConfig
+from trainer.export_hf import export_checkpoint
 from trainer.train import METRICS_FILE, lr_factor, train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,11 +54,13 @@ def test_schedule_warms_up_then_decays_to_the_floor() -> None:
     assert lr_factor(100, config) == pytest.approx(0.1) and 0.1 < lr_factor(50, config) < 1.0
 
 
-def test_two_process_ddp_on_cpu_runs_steps(shard_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp"])
+def test_two_processes_on_cpu_run_steps_and_save_a_loadable_checkpoint(shard_dir: Path, tmp_path: Path,
+                                                                       fsdp: bool) -> None:
     script = (
-        "import sys; from trainer.config import TrainConfig; from trainer.train import train; "
+        "from trainer.config import TrainConfig; from trainer.train import train; "
         f"train(TrainConfig(data_dir={str(shard_dir)!r}, out_dir={str(tmp_path)!r}, model='tiny', eval_shards=1, "
-        "micro_batch_size=8, max_steps=3, log_every=1, progress=False, save_every=3, eval_every=3, eval_batches=2))"
+        f"micro_batch_size=8, max_steps=3, log_every=1, progress=False, eval_every=3, eval_batches=2, fsdp={fsdp}))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--no-python",
@@ -66,4 +69,7 @@ def test_two_process_ddp_on_cpu_runs_steps(shard_dir: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / METRICS_FILE).read_text().splitlines()]
     assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2, 3]
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [3]
     assert (tmp_path / "checkpoint" / "rng-1.pt").is_file()
+    model = export_checkpoint(tmp_path, tmp_path / "hf")  # full, unsharded weights under HF's names
+    assert (model / "model.safetensors").is_file()
