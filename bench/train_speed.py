@@ -98,7 +98,7 @@ def main() -> None:
     seconds = time_steps(our_step, args.steps, args.warmup, device)
     results["ours"] = {"tokens_per_s": tokens / seconds, "mfu": flops / seconds / peak if peak else None,
                        "compile": args.compile}
-    del ours, optimizer
+    ours = optimizer = None  # frees their memory before transformers builds its copy
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
