@@ -1,47 +1,144 @@
 """Normalise raw web text for BERT-Chinese input, then keep it or name the filter that drops it.
 
-Each rule is a pure function; `clean_text` returns the cleaned text or the rejection reason, and the
-Beam edge turns reasons into ledger lines and counters.
+Each rule is a pure function; `clean_documents` returns, for a batch, the cleaned text or the rejection
+reason of each document, and the Beam edge turns reasons into ledger lines and counters.
+
+Speed: every costly step (NFKC, OpenCC, the invisible-character sweep) runs only on the documents that
+hold a character it would change, found for a whole batch by one lookup-table pass (`probe`): NFKC via
+str.translate and OpenCC each cost ~50 us on a 250-character document, and most documents need
+neither (bench/cleaning.py has the figures).
 """
 from __future__ import annotations
 
 import html
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
+from pipeline.clean_rules import remove_pii, split_rule_lines
 from pipeline.config import CleanConfig
+from pipeline.quality import cjk_ratio, quality_reasons  # noqa: F401  (cjk_ratio is re-exported)
 
 # Full-width punctuation is what Chinese text (and so fine-tuning data) uses, and bert-base-chinese
-# has an id for each: NFKC would fold "，" into ","; we shield these from it.
+# has an id for each: NFKC would fold "，" into ","; we shield these from it. The ellipsis too: NFKC
+# turns "……" into "......", while BERT-Chinese has its own id for "…".
 _PROTECTED = "".join(
     chr(c)
     for c in range(0xFF01, 0xFF5F)
     if not chr(c).isalnum()
-) + "\uff5f\uff60\uff61\uff62\uff63\uff64\uff65"
+) + "\uff5f\uff60\uff61\uff62\uff63\uff64\uff65\u2026"
 _SHIELD_BASE = 0xF0000  # supplementary private use: stripped from input before shielding, so no clash
 _SHIELD = {ord(ch): chr(_SHIELD_BASE + i) for i, ch in enumerate(_PROTECTED)}
 _UNSHIELD = {_SHIELD_BASE + i: ch for i, ch in enumerate(_PROTECTED)}
 
-
-def _deletion_table() -> dict[int, None]:
-    ranges = [(0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x200B, 0x200F),
-              (0x202A, 0x202E), (0x2060, 0x206F), (0xFEFF, 0xFEFF), (0xFFF0, 0xFFFD), (0xE000, 0xF8FF)]
-    table: dict[int, None] = {c: None for lo, hi in ranges for c in range(lo, hi + 1)}
-    return table
-
-
-_DELETE = _deletion_table()
-_SUPPLEMENTARY_PRIVATE = re.compile("[\U000f0000-\U0010ffff]")
+# Control, zero-width, bidi, soft hyphen, lone surrogates (undecodable input bytes), BOM, specials and
+# private use (BMP and supplementary planes).
+_INVISIBLE_RANGES = [(0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x200B, 0x200F),
+                     (0x202A, 0x202E), (0x2060, 0x206F), (0xD800, 0xDFFF), (0xFEFF, 0xFEFF),
+                     (0xFFF0, 0xFFFD), (0xE000, 0xF8FF), (0xF0000, 0x10FFFF)]
+_INVISIBLE = re.compile("[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _INVISIBLE_RANGES) + "]+")
 _SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr|p|div|li|tr)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"</?[a-zA-Z][^<>]{0,500}>|<!--.*?-->", re.DOTALL)
 _SPACES = re.compile(r"[^\S\n]+")
 _SPACE_AROUND_NEWLINE = re.compile(r" *\n *")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
+# OpenCC's phrase table changes these inside phrases although each alone converts to itself
+# (沈 in 沈默, 覆 in 反覆, ...); tests/pipeline/test_clean_normalize.py re-derives the list from the
+# installed dictionaries.
+T2S_PHRASE_TRIGGERS = "么俱哩坏彷沈甦瞭藉衹覆"
+
+
+# Bits of `probe`: which costly step a text calls for. The first four come from a per-code-point table;
+# URL, EMAIL and PHONE say that the text holds the characters those patterns cannot do without.
+NFKC, T2S, INVISIBLE, ODD_SPACE, URL, EMAIL, PHONE = 1, 2, 4, 8, 16, 32, 64
+ALL_STEPS = 127
+_ODD_SPACE_CHARS = "\t\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" \
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _nfkc_changing() -> list[int]:
+    """Characters NFKC would change (or that compose with a neighbour), minus the protected ones."""
+    protected = set(_PROTECTED)
+    return [
+        c for c in range(0x30000)
+        if not 0xD800 <= c < 0xE000 and chr(c) not in protected
+        and (unicodedata.normalize("NFKC", chr(c)) != chr(c) or unicodedata.combining(chr(c))
+             or 0x1100 <= c < 0x1200 or 0x3130 <= c < 0x3190)  # Hangul jamo compose into syllables
+    ]
+
+
+@lru_cache(maxsize=1)
+def _opencc_t2s() -> Callable[[str], str]:
+    import opencc  # loaded once per process; the conversion tables ship inside the package
+
+    return opencc.OpenCC("t2s").convert
+
+
+def _t2s_changing() -> list[int]:
+    """Characters OpenCC t2s can change: one convert call over every CJK code point, plus the phrase
+    triggers."""
+    ranges = [(0x2E80, 0xA000), (0xF900, 0xFB00), (0xFE30, 0xFE50), (0x20000, 0x32000)]
+    chars = [chr(c) for lo, hi in ranges for c in range(lo, hi)]
+    converted = _opencc_t2s()("\n".join(chars)).split("\n")
+    return [ord(c) for c, out in zip(chars, converted) if c != out] + [ord(c) for c in T2S_PHRASE_TRIGGERS]
+
+
+@lru_cache(maxsize=1)
+def _t2s_chars() -> frozenset[str]:
+    return frozenset(map(chr, _t2s_changing()))
+
+
+@lru_cache(maxsize=1)
+def _probe_table() -> np.ndarray:
+    """Per code point, the costly steps it calls for; built once per process (~0.3 s)."""
+    table = np.zeros(0x110000, dtype=np.uint8)
+    table[_nfkc_changing()] |= NFKC
+    table[[ord(c) for c in _t2s_chars()]] |= T2S
+    for lo, hi in _INVISIBLE_RANGES:
+        table[lo: hi + 1] |= INVISIBLE
+    table[[ord(c) for c in _ODD_SPACE_CHARS]] |= ODD_SPACE
+    table[ord("@")] |= EMAIL
+    return table
+
+
+@lru_cache(maxsize=1)
+def _ascii_tables() -> tuple[np.ndarray, np.ndarray]:
+    letters = np.zeros(0x110000, dtype=bool)
+    letters[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"]] = True
+    digits = np.zeros(0x110000, dtype=np.int32)
+    digits[ord("0"): ord("9") + 1] = 1
+    return letters, digits
+
+
+def probe(texts: Sequence[str]) -> np.ndarray:
+    """For each text, the OR of its characters' probe bits: a few numpy passes for the whole batch."""
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    if not lengths.sum():
+        return np.zeros(len(texts), dtype=np.uint8)
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    bits = _probe_table()[codes]
+    letters, digits = _ascii_tables()
+    url_hint = np.zeros(codes.size, dtype=bool)  # "x.com", "//": a dot or slash before an ASCII letter
+    url_hint[:-1] = ((codes[:-1] == ord(".")) | (codes[:-1] == ord("/"))) & letters[codes[1:]]
+    bits[url_hint] |= URL
+    # Spacing that normalize_whitespace would change: "  ", " \n", "\n ", "\n\n\n", or space at an end.
+    space, newline = codes == ord(" "), codes == ord("\n")
+    uneven = np.zeros(codes.size, dtype=bool)
+    uneven[:-1] = (space[:-1] & (space[1:] | newline[1:])) | (newline[:-1] & space[1:])
+    uneven[:-2] |= newline[:-2] & newline[1:-1] & newline[2:]
+    ends = np.cumsum(lengths) - 1
+    starts = np.minimum(np.concatenate(([0], ends[:-1] + 1)), codes.size - 1)
+    uneven[starts] |= space[starts] | newline[starts]
+    uneven[ends[lengths > 0]] |= space[ends[lengths > 0]] | newline[ends[lengths > 0]]
+    bits[uneven] |= ODD_SPACE
+    needs = np.bitwise_or.reduceat(bits, starts)
+    needs[np.add.reduceat(digits[codes], starts) >= 10] |= PHONE  # every phone pattern has ten digits
+    needs[lengths == 0] = 0
+    return needs
 
 
 def strip_html(text: str) -> str:
@@ -56,10 +153,7 @@ def strip_html(text: str) -> str:
 
 def remove_invisible(text: str) -> str:
     """Control, zero-width, bidi and private-use characters carry no text and confuse tokenizers."""
-    text = text.translate(_DELETE)
-    if not text.isascii():
-        text = _SUPPLEMENTARY_PRIVATE.sub("", text)
-    return text
+    return _INVISIBLE.sub("", text)
 
 
 def normalize_unicode(text: str) -> str:
@@ -67,10 +161,7 @@ def normalize_unicode(text: str) -> str:
     keeping full-width punctuation as Chinese text writes it."""
     if text.isascii():
         return text
-    shielded = text.translate(_SHIELD)
-    if unicodedata.is_normalized("NFKC", shielded):
-        return text
-    return unicodedata.normalize("NFKC", shielded).translate(_UNSHIELD)
+    return unicodedata.normalize("NFKC", text.translate(_SHIELD)).translate(_UNSHIELD)
 
 
 def normalize_whitespace(text: str) -> str:
@@ -80,53 +171,66 @@ def normalize_whitespace(text: str) -> str:
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 
-@lru_cache(maxsize=1)
-def _traditional_to_simplified() -> Callable[[str], str]:
-    import opencc  # loaded once per process; the conversion tables ship inside the package
-
-    return opencc.OpenCC("t2s").convert
-
-
 def normalize_text(text: str, to_simplified: bool = True) -> str:
     """The one normalisation that cleaned text, lexicon entries and user dictionaries all share."""
-    text = normalize_whitespace(normalize_unicode(remove_invisible(strip_html(text))))
-    if to_simplified and not text.isascii():
-        text = _traditional_to_simplified()(text)
+    return _normalize(text, to_simplified, "keep", ALL_STEPS)
+
+
+def _normalize(text: str, simplified: bool, pii: str, needs: int) -> str:
+    """`needs` (from `probe`) lets a text skip the steps none of its characters calls for; with
+    ALL_STEPS every step runs, and the result is the same either way."""
+    if ("<" in text or "&" in text) and (stripped := strip_html(text)) != text:
+        text, needs = stripped, ALL_STEPS  # entities may have brought any character
+    if needs & INVISIBLE:
+        text = remove_invisible(text)
+    if needs & NFKC:
+        text = normalize_unicode(text)
+        if not _t2s_chars().isdisjoint(text):  # compatibility ideographs may now be traditional ones
+            needs |= T2S
+    if pii != "keep" and needs & (URL | EMAIL | PHONE):
+        before = text
+        text = remove_pii(text, drop=pii == "drop", url=bool(needs & URL), email=bool(needs & EMAIL),
+                          phone=bool(needs & PHONE))
+        if pii == "drop" and text != before:
+            needs |= ODD_SPACE  # a dropped address can leave two spaces side by side
+    if needs & ODD_SPACE:
+        text = normalize_whitespace(text)
+    if simplified and needs & T2S and not text.isascii():
+        text = _opencc_t2s()(text)
     return text
 
 
-def cjk_ratio(text: str) -> float:
-    """Share of CJK ideographs among non-space characters, counted on code points in one numpy pass."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    visible = codes[(codes != 0x20) & (codes != 0x0A)]
-    if visible.size == 0:
-        return 0.0
-    cjk = ((visible >= 0x4E00) & (visible <= 0x9FFF)) | ((visible >= 0x3400) & (visible <= 0x4DBF))
-    cjk |= (visible >= 0x20000) & (visible <= 0x2FA1F)
-    return float(cjk.sum()) / visible.size
+def clean_documents(items: Sequence[tuple[str, str]], config: CleanConfig) -> list[tuple[str, str | None]]:
+    """(title, text) pairs in; for each, (cleaned text, None) to keep or ("", reason) to reject.
 
-
-def quality_reason(text: str, config: CleanConfig) -> str | None:
-    """The name of the first filter the text fails, or None to keep it."""
-    if not text:
-        return "empty"
-    if len(text) < config.min_chars:
-        return "too_short"
-    if len(text) > config.max_chars:
-        return "too_long"
-    if cjk_ratio(text) < config.min_cjk_ratio:
-        return "low_cjk_ratio"
-    return None
+    Batched because the probes and the document-level statistics run as a few numpy passes over the
+    whole batch.
+    """
+    too_long = [len(text) > config.max_chars * 4 for _, text in items]  # refused before any work
+    needs = probe(["" if skip else text for (_, text), skip in zip(items, too_long)])
+    bodies: list[str] = []
+    early: list[str | None] = []
+    for (title, text), need, skip in zip(items, needs, too_long):
+        if skip:
+            bodies.append("")
+            early.append("too_long")
+            continue
+        body = _normalize(text, config.to_simplified, config.pii, int(need))
+        if config.include_title and title.strip():
+            head = _normalize(title, config.to_simplified, config.pii, int(probe([title])[0]))
+            if head and not body.startswith(head):
+                body = f"{head}\n{body}"
+        body, reason = split_rule_lines(body, config)
+        bodies.append(body)
+        early.append(reason)
+    reasons = quality_reasons([b if r is None else "" for b, r in zip(bodies, early)], config)
+    results: list[tuple[str, str | None]] = []
+    for body, first, second in zip(bodies, early, reasons):
+        reason = first or second
+        results.append(("", reason) if reason else (body, None))
+    return results
 
 
 def clean_text(title: str, text: str, config: CleanConfig) -> tuple[str, str | None]:
     """Returns (cleaned text, None) to keep, or ("", reason) to reject."""
-    if len(text) > config.max_chars * 4:
-        return "", "too_long"  # refuse before spending time normalising a giant record
-    body = normalize_text(text, config.to_simplified)
-    if config.include_title and title.strip():
-        head = normalize_text(title, config.to_simplified)
-        if head and not body.startswith(head):
-            body = f"{head}\n{body}"
-    reason = quality_reason(body, config)
-    return ("", reason) if reason else (body, None)
+    return clean_documents([(title, text)], config)[0]

@@ -1,0 +1,125 @@
+"""Rules that rewrite text rather than judge it: personal data out, boilerplate and repeated lines out.
+
+Boilerplate rules live in a text file (pipeline/rules/boilerplate.txt) that users extend with their own
+file; the extra patterns travel inside CleanConfig, so every worker and the manifest see the same rules.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from pipeline.config import CleanConfig
+from schemas.errors import UserInputError
+
+# ASCII-only: a URL, address or number ends where Chinese text resumes.
+_URL = re.compile(
+    r"(?:(?:https?|ftp):?//|www\.)[\w\-.~:/?#\[\]@!$&'()*+,;=%]+"
+    r"|\b[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*\.(?:com|cn|net|org|edu|gov|info|top|xyz|cc|io)"
+    r"(?:\.cn)?\b(?:/[\w\-.~/?#@!$&+=%]*)?",
+    re.ASCII | re.IGNORECASE,
+)
+_URL_TAIL = ".,;:!?)]'"
+_EMAIL = re.compile(r"\b[\w.%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b", re.ASCII | re.IGNORECASE)
+# Mainland mobile numbers, landlines written with an area code, and 400/800 service numbers. A bare
+# 7-8 digit run is not taken: in WuDao it is far more often a count, a sum or an id than a phone.
+_PHONE = re.compile(
+    r"(?<![\d.])(?:"
+    r"(?:\+?86[\- ]?)?1[3-9]\d(?:[\- ]?\d{4}){2}"
+    r"|(?:\(0\d{2,3}\)|0\d{2,3}-) ?\d{7,8}(?:-\d{1,5})?"
+    r"|[48]00[\- ]?\d{3}[\- ]?\d{4}"
+    r")(?![\d])",
+    re.ASCII,
+)
+# A cheap first pass (it starts with a character set, which the regex engine scans for quickly) finds
+# digit runs worth a look; the exact patterns then run on those alone.
+_PHONE_CANDIDATE = re.compile(r"[+(\d][\d()+\- ]{9,24}", re.ASCII)
+PLACEHOLDERS = {"url": "<url>", "email": "<email>", "phone": "<phone>"}
+
+
+def remove_pii(text: str, drop: bool = False, url: bool = True, email: bool = True, phone: bool = True) -> str:
+    """E-mail addresses, URLs and phone numbers replaced by a placeholder (or dropped). A caller that
+    knows a kind cannot occur (clean.probe does, for a whole batch) switches its pattern off."""
+    if email and "@" in text:
+        text = _EMAIL.sub("" if drop else PLACEHOLDERS["email"], text)
+    if url:
+        text = _URL.sub(lambda m: _replace_url(m.group(), drop), text)
+    if phone:
+        text = _PHONE_CANDIDATE.sub(lambda m: _PHONE.sub("" if drop else PLACEHOLDERS["phone"], m.group()), text)
+    return text
+
+
+def _replace_url(url: str, drop: bool) -> str:
+    trimmed = url.rstrip(_URL_TAIL)  # sentence punctuation after a URL is not part of it
+    return ("" if drop else PLACEHOLDERS["url"]) + url[len(trimmed):]
+
+
+def parse_boilerplate_rules(text: str, origin: str) -> tuple[str, ...]:
+    """Patterns of a rules file; a pattern that does not compile is the user's mistake, said up front."""
+    rules = []
+    for number, line in enumerate(text.splitlines(), 1):
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise UserInputError(f"{origin}:{number}: bad boilerplate pattern {pattern!r}: {error}") from None
+        rules.append(pattern)
+    return tuple(rules)
+
+
+@lru_cache(maxsize=1)
+def default_boilerplate_rules() -> tuple[str, ...]:
+    text = (resources.files("pipeline") / "rules" / "boilerplate.txt").read_text(encoding="utf-8")
+    return parse_boilerplate_rules(text, "pipeline/rules/boilerplate.txt")
+
+
+@lru_cache(maxsize=8)
+def _boilerplate_matcher(extra: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{rule})" for rule in (*default_boilerplate_rules(), *extra)))
+
+
+def is_boilerplate(line: str, config: CleanConfig) -> bool:
+    return (len(line) <= config.boilerplate_max_line_chars
+            and _boilerplate_matcher(config.boilerplate_rules).fullmatch(line) is not None)
+
+
+def split_rule_lines(text: str, config: CleanConfig) -> tuple[str, str | None]:
+    """Drops boilerplate lines and later repeats of a line; rejects a page made mostly of repeats.
+
+    The duplicate-line shares are Gopher's (MassiveText) page rule, measured before the repeats go.
+    """
+    if "\n" not in text:
+        return ("", "boilerplate") if text and is_boilerplate(text, config) else (text, None)
+    lines = text.split("\n")
+    seen: set[str] = set()
+    kept: list[str] = []
+    content_lines = duplicate_lines = content_chars = duplicate_chars = dropped = 0
+    for line in lines:
+        if not line:
+            kept.append(line)
+            continue
+        content_lines += 1
+        content_chars += len(line)
+        if line in seen:
+            duplicate_lines += 1
+            duplicate_chars += len(line)
+            if config.remove_repeated_lines:
+                continue
+        seen.add(line)
+        if is_boilerplate(line, config):
+            dropped += 1
+            continue
+        kept.append(line)
+    if content_lines >= config.duplicate_lines_min_lines and (
+        duplicate_lines > config.max_duplicate_line_ratio * content_lines
+        or duplicate_chars > config.max_duplicate_line_char_ratio * content_chars
+    ):
+        return "", "duplicate_lines"
+    if dropped == 0 and duplicate_lines == 0:
+        return text, None
+    body = "\n".join(kept).strip("\n")
+    while "\n\n\n" in body:
+        body = body.replace("\n\n\n", "\n\n")
+    return (body, None) if body else ("", "boilerplate")

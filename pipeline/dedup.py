@@ -1,0 +1,176 @@
+"""Near-duplicate detection: MinHash over character shingles, LSH banding, connected components.
+
+Pure numpy; the Beam edge (pipeline/dedup_transforms.py) shuffles band keys and edges between these
+functions. Every choice here is a function of the documents alone (their ids and texts), never of the
+order they arrive in, so the kept document of each cluster is the same on any runner and worker count.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable, Iterable, Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from pipeline.config import DedupConfig
+
+_P = np.uint64(1_000_003)
+_CHUNK_CELLS = 1 << 22  # shingles x permutations per step: bounds memory at 16 MB whatever a text's length
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: the polynomial hash of a shingle has weak low bits, this spreads them."""
+    x = x ^ (x >> np.uint64(30))
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of the hash family h(x) = a*x + b mod 2**32 with a odd: multiply-add-shift, whose high bits
+    are universal; the minimum over a set orders by those high bits first."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2**32, size=num_perm, dtype=np.uint64).astype(np.uint32) | np.uint32(1)
+    b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint64).astype(np.uint32)
+    return a, b
+
+
+def shingle_hashes(texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit hashes of every k-character shingle of each text, concatenated, and each text's count.
+
+    A text shorter than k is one shingle (itself). Built by a few vectorised passes over the batch.
+    """
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    total = codes.size
+    counts = np.maximum(lengths - k + 1, 0)
+    if total >= k:
+        h = np.zeros(total - k + 1, dtype=np.uint64)
+        for j in range(k):
+            h *= _P
+            h += codes[j: total - k + 1 + j]
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        # shingle positions of each text: starts[i] .. starts[i] + counts[i], dropping those that cross a text end
+        take = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + np.arange(counts.sum())
+        hashes = _mix64(h[take])
+    else:
+        hashes = np.empty(0, dtype=np.uint64)
+    short = np.flatnonzero(counts == 0)
+    if short.size:  # whole-text shingles, spliced in where those texts sit
+        whole = np.array([int.from_bytes(hashlib.blake2b(texts[i].encode("utf-8", "surrogatepass"),
+                                                         digest_size=8).digest(), "little") for i in short],
+                         dtype=np.uint64)
+        positions = np.concatenate(([0], np.cumsum(counts)))[short]
+        hashes = np.insert(hashes, positions, whole)
+        counts = counts.copy()
+        counts[short] = 1
+    return (hashes >> np.uint64(32)).astype(np.uint32), counts
+
+
+def minhash_signatures(texts: Sequence[str], config: DedupConfig) -> np.ndarray:
+    """(len(texts), num_perm) uint32 MinHash signatures: per permutation, the least hash over shingles."""
+    hashes, counts = shingle_hashes(texts, config.shingle_chars)
+    a, b = _permutations(config.num_perm, config.hash_seed)
+    signatures = np.full((len(texts), config.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    owner = np.repeat(np.arange(len(texts)), counts)
+    step = max(1, _CHUNK_CELLS // config.num_perm)
+    for lo in range(0, hashes.size, step):
+        # permutations x shingles: reducing along the contiguous axis is ~5x faster than the transpose
+        values = a[:, None] * hashes[None, lo: lo + step]
+        values += b[:, None]
+        docs = owner[lo: lo + step]
+        # shingles of one text are contiguous: reduce each run, then fold runs into the signatures
+        run_starts = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
+        minima = np.minimum.reduceat(values, run_starts, axis=1).T
+        run_docs = docs[run_starts]
+        signatures[run_docs] = np.minimum(signatures[run_docs], minima)
+    return signatures
+
+
+def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
+    """(n, bands) uint64: one hash per band of rows; equal keys make two documents candidates."""
+    n, num_perm = signatures.shape
+    rows = num_perm // bands
+    banded = signatures[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
+    keys = np.zeros((n, bands), dtype=np.uint64)
+    for j in range(rows):
+        keys = _mix64(keys ^ banded[:, :, j])
+    return keys
+
+
+def estimated_jaccard(left: np.ndarray, right: np.ndarray) -> float:
+    return float(np.mean(left == right))
+
+
+def bucket_links(members: Sequence[tuple[Hashable, np.ndarray]], threshold: float,
+                 max_pairwise: int) -> list[tuple[Hashable, Hashable]]:
+    """Links (document, representative) among the members of one LSH bucket whose signatures agree on at
+    least `threshold` of their rows: a spanning forest of the verified pairs, the smallest node as each
+    tree's root. Buckets larger than `max_pairwise` compare every member with the smallest only.
+    """
+    ordered = sorted(members, key=lambda m: m[0])
+    if len(ordered) < 2:
+        return []
+    nodes = [node for node, _ in ordered]
+    matrix = np.stack([signature for _, signature in ordered])
+    parent = list(range(len(nodes)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    sources = range(len(nodes)) if len(nodes) <= max_pairwise else range(1)
+    for i in sources:
+        agree = (matrix[i + 1:] == matrix[i]).mean(axis=1)
+        for j in (np.flatnonzero(agree >= threshold) + i + 1).tolist():
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+    return [(nodes[i], nodes[find(i)]) for i in range(len(nodes)) if find(i) != i]
+
+
+class Components:
+    """Union-find over document nodes; each component's root is its smallest node, so the result does
+    not depend on the order edges arrive in."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Hashable, Hashable] = {}
+
+    def find(self, node: Hashable) -> Hashable:
+        parent = self.parent
+        root = node
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while node != root:  # path compression
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(self, a: Hashable, b: Hashable) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            low, high = (ra, rb) if ra < rb else (rb, ra)
+            self.parent[high] = low
+
+    def add_edges(self, edges: Iterable[tuple[Hashable, Hashable]]) -> "Components":
+        for a, b in edges:
+            self.union(a, b)
+        return self
+
+    def representatives(self) -> dict[Hashable, Hashable]:
+        """Every non-root node mapped to its component's root (the document kept)."""
+        return {node: root for node in list(self.parent) if (root := self.find(node)) != node}
+
+
+def cluster_sizes(representatives: dict[Hashable, Hashable]) -> dict[int, int]:
+    """How many duplicate clusters there are of each size (kept document included)."""
+    sizes: dict[Hashable, int] = {}
+    for root in representatives.values():
+        sizes[root] = sizes.get(root, 1) + 1
+    histogram: dict[int, int] = {}
+    for size in sizes.values():
+        histogram[size] = histogram.get(size, 0) + 1
+    return dict(sorted(histogram.items()))

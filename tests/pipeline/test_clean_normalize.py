@@ -1,0 +1,118 @@
+"""Normalisation, PII and line rules of pipeline/clean*.py, on real WuDao text where it matters."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import opencc
+from pipeline.clean import ALL_STEPS, T2S_PHRASE_TRIGGERS, _normalize, clean_text, normalize_text, probe
+from pipeline.clean_rules import parse_boilerplate_rules, remove_pii, split_rule_lines
+from pipeline.config import CleanConfig
+from schemas.errors import UserInputError
+
+
+@pytest.fixture(scope="module")
+def wudao_texts(wudao_sample_dir: Path) -> list[str]:
+    return [r["content"] for path in sorted(wudao_sample_dir.glob("*.json"))
+            for r in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def test_full_width_letters_and_digits_become_ascii_but_chinese_punctuation_stays():
+    assert normalize_text("ＡＰＰ版本２，支持５Ｇ！……") == "APP版本2，支持5G！……"
+
+
+def test_traditional_becomes_simplified_unless_kept():
+    assert normalize_text("這個軟體很好用") == "这个软体很好用"  # t2s converts characters, not regional terms
+    assert normalize_text("這個軟體很好用", to_simplified=False) == "這個軟體很好用"
+
+
+def test_opencc_phrases_convert_even_when_each_character_alone_is_simplified():
+    assert normalize_text("他沈默了，反覆思量") == "他沉默了，反复思量"
+
+
+def test_invisible_characters_html_and_spacing_are_cleaned():
+    raw = "<p>深度\u200b学习</p><script>x()</script>&amp;\ufeff 模型\u3000\u3000训练\r\n\r\n\r\n结束 "
+    assert normalize_text(raw) == "深度学习\n& 模型 训练\n\n结束"
+
+
+def test_probe_skips_steps_without_changing_any_result_on_the_real_sample(wudao_texts):
+    needs = probe(wudao_texts)
+    for text, need in zip(wudao_texts, needs):
+        for pii in ("replace", "keep"):
+            assert _normalize(text, True, pii, int(need)) == _normalize(text, True, pii, ALL_STEPS)
+
+
+def test_phrase_triggers_cover_every_phrase_opencc_changes():
+    """Re-derives T2S_PHRASE_TRIGGERS from the installed dictionaries (opencc_dict ships with opencc)."""
+    tool = Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict"
+    phrases = tool.parent.parent / "share" / "opencc" / "TSPhrases.ocd2"
+    if not tool.exists() or not phrases.exists():
+        pytest.skip("this opencc build ships no opencc_dict tool to dump its dictionaries")
+    dumped = subprocess.run([str(tool), "-i", str(phrases), "-o", "/dev/stdout", "-f", "ocd2", "-t", "text"],
+                            capture_output=True, text=True, check=True).stdout
+    convert = opencc.OpenCC("t2s").convert
+    missing = set()
+    for line in dumped.splitlines():
+        key, values = line.split("\t")
+        value = values.split(" ")[0]
+        if key != value and len(key) == len(value):
+            missing |= {k for k, v in zip(key, value) if k != v and convert(k) == k}
+    assert missing <= set(T2S_PHRASE_TRIGGERS)
+
+
+def test_pii_is_replaced_by_default_dropped_or_kept_on_request():
+    text = "客服邮箱support@xmfish.com，官网http//www.cctalk.com/app。热线400-100-1953，手机13812345678"
+    assert remove_pii(text) == "客服邮箱<email>，官网<url>。热线<phone>，手机<phone>"
+    assert remove_pii(text, drop=True) == "客服邮箱，官网。热线，手机"
+    article = f"该应用由厦门小鱼网开发，提供本地生活资讯、同城活动和优惠信息，欢迎大家下载使用。{text}"
+    assert clean_text("", article, CleanConfig(pii="keep"))[0] == article
+    assert "<email>" in clean_text("", article, CleanConfig())[0]
+
+
+def test_numbers_in_academic_text_are_not_taken_for_phones(wudao_texts):
+    academic = "采集样品1 895～2 278根,其中2018年产量为12345678吨,编号20190312"
+    assert remove_pii(academic) == academic
+
+
+def test_boilerplate_lines_go_and_the_article_stays():
+    text = ("新疆棉花产量连续多年位居全国第一，种植面积稳中有升。\n"
+            "责任编辑：张三\n"
+            "点击查看更多精彩内容\n"
+            "首页 > 新闻 > 正文\n"
+            "版权所有 © 2019 某某网 All Rights Reserved\n"
+            "【广告】限时特价")
+    kept, reason = split_rule_lines(text, CleanConfig())
+    assert reason is None
+    assert kept == "新疆棉花产量连续多年位居全国第一，种植面积稳中有升。"
+
+
+def test_a_short_article_that_merely_mentions_ads_is_not_boilerplate():
+    text = "谈论中国广告,不是一件容易的事.由于中国广告业的发展出乎人们想象,引起全社会的广泛关注."
+    assert split_rule_lines(text, CleanConfig()) == (text, None)
+
+
+def test_a_page_of_boilerplate_only_is_rejected_by_name():
+    assert split_rule_lines("点击查看\n责任编辑：李四", CleanConfig()) == ("", "boilerplate")
+
+
+def test_user_rules_extend_the_built_in_ones():
+    rules = parse_boilerplate_rules("# ours\n今日推荐.{0,20}\n", "rules.txt")
+    text = "河北省小麦播种基本结束，出苗情况良好。\n今日推荐：种子"
+    assert split_rule_lines(text, CleanConfig())[0] == text
+    assert split_rule_lines(text, CleanConfig(boilerplate_rules=rules))[0] == "河北省小麦播种基本结束，出苗情况良好。"
+
+
+def test_a_rule_that_does_not_compile_names_its_file_and_line():
+    with pytest.raises(UserInputError, match="rules.txt:2"):
+        parse_boilerplate_rules("ok\n(unclosed\n", "rules.txt")
+
+
+def test_repeated_lines_are_dropped_after_their_first_occurrence():
+    text = "第一段讲背景。\n第二段讲方法。\n第一段讲背景。"
+    # 1 repeat of 3 lines = 33% > 30%: Gopher's rule rejects the page
+    assert split_rule_lines(text, CleanConfig()) == ("", "duplicate_lines")
+    long_text = "\n".join(["第一段讲背景。", "第二段讲方法。", "第三段讲结果。", "第四段讲讨论。", "第一段讲背景。"])
+    assert split_rule_lines(long_text, CleanConfig())[0] == "\n".join(long_text.split("\n")[:4])
