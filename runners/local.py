@@ -1,13 +1,38 @@
-"""DirectRunner options: in-process for one worker, one process per worker beyond that."""
+"""DirectRunner options: one worker process per core by default, in-process for a single worker.
+
+Beam 2.77's DirectRunner executes on the FnApiRunner. In `multi_processing` mode it starts one SDK
+harness process per worker and hands each of them 1/N of every stage's input as one bundle, so the
+units of work are whole input files (read stage) and `PrepareConfig.batch_size` documents (segment
+and tokenize stage); the runner itself has no bundle-size knob. It keeps every stage's output in the
+driver's memory, which is what limits a local run to corpora that fit in RAM: past that, use a cluster.
+(PrismRunner is not offered: it downloads its binary at run time.)
+"""
 from __future__ import annotations
+
+import os
+from collections.abc import Sequence
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
+from schemas.errors import UserInputError
 
-def local_options(workers: int = 1) -> PipelineOptions:
-    options = PipelineOptions([])  # never parse sys.argv: the CLI owns the arguments
+
+def available_cores() -> int:
+    """Cores this process may run on (its affinity mask), not the machine's total."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def local_options(workers: int | None = None, extra: Sequence[str] = ()) -> PipelineOptions:
+    """`workers=None` means one per available core; 1 runs in-process (no pickling between stages).
+    `extra`: any other Beam flag (--name=value), passed through verbatim."""
+    if workers is not None and workers < 1:
+        raise UserInputError(f"--workers must be at least 1 (got {workers})")
+    count = workers or available_cores()
+    options = PipelineOptions(list(extra))  # never sys.argv: the CLI owns the arguments
     options.view_as(StandardOptions).runner = "DirectRunner"
     direct = options.view_as(DirectOptions)
-    direct.direct_num_workers = max(1, workers)
-    direct.direct_running_mode = "in_memory" if workers <= 1 else "multi_processing"
+    direct.direct_num_workers = count
+    direct.direct_running_mode = "in_memory" if count == 1 else "multi_processing"
     return options

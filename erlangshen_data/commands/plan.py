@@ -1,0 +1,96 @@
+"""`erlangshen-data plan`: core-hours, wall time and cost of a `prepare` run before paying for it."""
+from __future__ import annotations
+
+import argparse
+
+from runners.capacity import (
+    MEASURED_MB_PER_S_PER_CORE, Assumptions, Prices, estimate, parse_machine_type, parse_size,
+)
+from runners.local import available_cores
+from schemas.errors import UserInputError
+
+
+def register(subparsers) -> None:
+    defaults, prices = Assumptions(), Prices()
+    parser = subparsers.add_parser(
+        "plan", help="estimate core-hours, wall time and cost of preparing a corpus",
+        description="Estimates from the per-core throughput of `prepare` measured on this machine; "
+                    "every assumption is printed with the result.")
+    parser.add_argument("--input-bytes", required=True, type=parse_size, metavar="SIZE",
+                        help="corpus size: 180GB (decimal), 200GiB (binary), or bytes")
+    parser.add_argument("--runner", choices=["local", "dataflow", "flink", "spark"], default="dataflow")
+    parser.add_argument("--workers", type=int, help="workers (machines); local: processes, default one per core")
+    parser.add_argument("--machine-type", help="dataflow worker type, e.g. n2-standard-8 (required for dataflow)")
+    parser.add_argument("--cores-per-worker", type=int, help="flink/spark task slots per worker (required there)")
+    parser.add_argument("--mb-per-s-per-core", type=float, default=defaults.mb_per_s_per_core,
+                        help=f"measured prepare throughput (default {MEASURED_MB_PER_S_PER_CORE}: "
+                             "wudao-sample on this machine, see runners/capacity.py)")
+    parser.add_argument("--efficiency", type=float, default=defaults.efficiency,
+                        help=f"share of the per-core rate kept at scale (default {defaults.efficiency})")
+    parser.add_argument("--shuffle-ratio", type=float, default=defaults.shuffle_ratio,
+                        help=f"bytes shuffled per input byte (default {defaults.shuffle_ratio})")
+    parser.add_argument("--startup-minutes", type=float, default=defaults.startup_minutes)
+    parser.add_argument("--disk-size-gb", type=float, default=defaults.disk_gb_per_worker)
+    parser.add_argument("--vcpu-hour-usd", type=float, default=prices.vcpu_hour)
+    parser.add_argument("--memory-gb-hour-usd", type=float, default=prices.memory_gb_hour)
+    parser.add_argument("--disk-gb-hour-usd", type=float, default=prices.disk_gb_hour)
+    parser.add_argument("--shuffle-gb-usd", type=float, default=prices.shuffle_gb)
+    parser.add_argument("--core-hour-usd", type=float, help="flink/spark/local: price of one core-hour")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    assumptions = Assumptions(
+        mb_per_s_per_core=args.mb_per_s_per_core, efficiency=args.efficiency,
+        shuffle_ratio=args.shuffle_ratio, startup_minutes=args.startup_minutes if args.runner != "local" else 0.0,
+        disk_gb_per_worker=args.disk_size_gb,
+    )
+    machine = prices = None
+    if args.runner == "dataflow":
+        if not args.machine_type or not args.workers:
+            raise UserInputError("plan --runner dataflow needs --workers and --machine-type")
+        machine = parse_machine_type(args.machine_type)
+        prices = Prices(args.vcpu_hour_usd, args.memory_gb_hour_usd, args.disk_gb_hour_usd, args.shuffle_gb_usd)
+        workers, cores = args.workers, machine.vcpus
+    elif args.runner == "local":
+        workers, cores = args.workers or available_cores(), 1
+    else:
+        if not args.workers or not args.cores_per_worker:
+            raise UserInputError(f"plan --runner {args.runner} needs --workers and --cores-per-worker")
+        workers, cores = args.workers, args.cores_per_worker
+    plan = estimate(args.input_bytes, workers, cores, assumptions, machine, prices, args.core_hour_usd)
+
+    print("assumptions")
+    print(f"  throughput        {assumptions.mb_per_s_per_core:g} MB/s per core (1 MB = 10^6 bytes), "
+          f"at {assumptions.efficiency:.0%} efficiency when scaled out")
+    if machine:
+        print(f"  worker            {machine.name}: {machine.vcpus} vCPUs, {machine.memory_gb:g} GB; one SDK "
+              "process per vCPU (Dataflow runner v2), each vCPU at the measured per-core rate")
+        print(f"  start-up          {assumptions.startup_minutes:g} min billed before the first element")
+        print(f"  prices (USD)      {prices.vcpu_hour:g}/vCPU-h, {prices.memory_gb_hour:g}/GB-h memory, "
+              f"{prices.disk_gb_hour:g}/GB-h disk ({assumptions.disk_gb_per_worker:g} GB per worker), "
+              f"{prices.shuffle_gb:g}/GB shuffled (Dataflow batch list prices, us-central1)")
+    else:
+        print(f"  workers           {workers} x {cores} core(s), one SDK process per core")
+        if args.runner != "local":
+            print(f"  start-up          {assumptions.startup_minutes:g} min before the first element")
+        if args.core_hour_usd is not None:
+            print(f"  price             {args.core_hour_usd:g} USD per core-hour")
+    print(f"  shuffle           {assumptions.shuffle_ratio:g} bytes per input byte")
+    print("estimate")
+    print(f"  input             {plan.input_bytes / 1e9:,.1f} GB")
+    print(f"  cores             {plan.workers * plan.cores_per_worker:,} ({plan.workers:,} workers "
+          f"x {plan.cores_per_worker})")
+    print(f"  core-hours        {plan.core_hours:,.0f} processing, "
+          f"{plan.worker_hours * plan.cores_per_worker:,.0f} billed (start-up included)")
+    print(f"  wall time         {_hours(plan.wall_hours)}")
+    print(f"  shuffle           {plan.shuffle_gb:,.0f} GB")
+    if plan.cost_usd is not None:
+        print(f"  cost              {plan.cost_usd:,.0f} USD")
+    if plan.memory_warning:
+        print(f"warning: {plan.memory_warning}")
+    return 0
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:,.2f} h" if hours >= 1 else f"{hours * 60:,.0f} min"
