@@ -1,0 +1,31 @@
+"""report.html: one offline file with the rejection counts, length histograms and cluster sizes."""
+from __future__ import annotations
+
+import re
+
+from pipeline.report import LENGTH_EDGES, REPORT_NAME, length_bin, render_report
+
+
+def test_report_embeds_its_plots_and_needs_no_network():
+    before = [0] * len(LENGTH_EDGES)
+    after = [0] * len(LENGTH_EDGES)
+    before[length_bin(250)], after[length_bin(240)] = 10, 8
+    page = render_report({"read": 10, "kept": 8}, {"too_short": 1, "duplicate_near": 1}, before, after, {2: 1})
+    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', page)) == 3
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "duplicate_near" in page and "too_short" in page
+
+
+def test_report_renders_the_same_bytes_twice():
+    args = ({"read": 3}, {"low_cjk_ratio": 2}, [1] * len(LENGTH_EDGES), [0] * len(LENGTH_EDGES), {})
+    assert render_report(*args) == render_report(*args)
+
+
+def test_length_bins_are_log_spaced_and_open_ended():
+    assert [length_bin(n) for n in (0, 9, 10, 199, 200, 10**7)] == [0, 0, 1, 4, 5, len(LENGTH_EDGES) - 1]
+
+
+def test_prepare_writes_the_report_next_to_the_manifest(prepared_sample):
+    page = (prepared_sample / REPORT_NAME).read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 3
+    assert "Near-duplicate clusters" in page
