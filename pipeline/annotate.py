@@ -18,7 +18,7 @@ import numpy as np
 
 from knowledge.matcher import EntityMatcher
 from pipeline.segment import Segmenter
-from pipeline.sentences import sentence_spans
+from pipeline.sentences import sentence_spans, visible_positions
 from pipeline.tokenize import BertChineseTokenizer
 
 NO_ENTITIES = np.zeros((0, 3), dtype=np.int64)
@@ -42,6 +42,24 @@ class AnnotatedBatch:
         return int(self.doc_sentences[doc + 1] - self.doc_sentences[doc])
 
 
+class _Positions:
+    """Character positions as one flag each: what the matcher asks (`in`, sorted iteration) without
+    building a Python set of every word boundary of the batch."""
+
+    def __init__(self, flags: np.ndarray) -> None:
+        self._array = flags
+        self._flags = flags.tobytes()
+
+    def __contains__(self, position: object) -> bool:
+        return isinstance(position, int) and 0 <= position < len(self._flags) and self._flags[position] == 1
+
+    def __iter__(self):
+        return iter(np.flatnonzero(self._array).tolist())
+
+    def __len__(self) -> int:
+        return int(self._array.sum())
+
+
 @dataclass
 class BatchAnnotator:
     """Holds the per-worker heavy objects; `annotate` is pure given them."""
@@ -51,20 +69,16 @@ class BatchAnnotator:
     tokenizer: BertChineseTokenizer
 
     def annotate(self, texts: list[str]) -> AnnotatedBatch:
-        text = "\n".join(texts)  # a newline never joins tokens, words or entities across documents
-        spans, doc_first_span = [], [0]
-        offset = 0
-        for doc_text in texts:
-            spans.extend((start + offset, end + offset) for start, end in sentence_spans(doc_text))
-            doc_first_span.append(len(spans))
-            offset += len(doc_text) + 1
+        text = "\n".join(texts)  # a newline ends a sentence and never joins tokens, words or entities
+        char_bounds = sentence_spans(text)
+        doc_starts = np.cumsum([0] + [len(doc_text) + 1 for doc_text in texts])
+        doc_first_span = np.searchsorted(char_bounds[:, 0], doc_starts)
         ids, starts = self.tokenizer.encode(text)
-        char_bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
         token_first = np.searchsorted(starts, char_bounds[:, 0])
         token_after = np.searchsorted(starts, char_bounds[:, 1])
         has_tokens = token_after > token_first
 
-        is_word_start = self._word_start_mask(text, spans, has_tokens)
+        is_word_start = self._word_start_mask(text, char_bounds, has_tokens)
         word_start = is_word_start[starts]
         word_start[token_first[has_tokens]] = True  # a sentence always opens a unit
 
@@ -74,19 +88,18 @@ class BatchAnnotator:
         entities = self._entities(text, char_bounds, has_tokens, is_word_start, starts)
         return AnnotatedBatch(ids, word_start, entities, sentence_bounds, doc_sentences)
 
-    def _word_start_mask(self, text: str, spans: list[tuple[int, int]], has_tokens: np.ndarray) -> np.ndarray:
+    def _word_start_mask(self, text: str, char_bounds: np.ndarray, has_tokens: np.ndarray) -> np.ndarray:
         """Per character of `text` (and one past its end): does a word start here? Sentence ends are
         word boundaries too, which the matcher needs. Sentences without tokens are not segmented."""
         lengths: list[int] = []
         position = 0
         cut = self.segmenter.cut
-        for (start, end), tokens in zip(spans, has_tokens.tolist()):
+        for (start, end), tokens in zip(char_bounds.tolist(), has_tokens.tolist()):
             if not tokens:
                 continue
             if start > position:
                 lengths.append(start - position)  # the gap before the sentence, as one pseudo-word
-            words = cut(text[start:end])
-            lengths.extend(map(len, words))
+            lengths.extend(map(len, cut(text[start:end])))
             position = end
         mask = np.zeros(len(text) + 1, dtype=bool)
         if lengths:
@@ -98,7 +111,7 @@ class BatchAnnotator:
         return mask
 
     def _entities(self, text, char_bounds, has_tokens, is_word_start, starts) -> np.ndarray:
-        found = self.matcher.find(text, set(np.flatnonzero(is_word_start).tolist()))
+        found = self.matcher.find(text, _Positions(is_word_start))
         if not found:
             return NO_ENTITIES
         sentence_of = lambda chars: np.searchsorted(char_bounds[:, 0], chars, side="right") - 1  # noqa: E731
@@ -108,7 +121,8 @@ class BatchAnnotator:
             if not found:
                 return NO_ENTITIES
             found_chars = np.asarray(found, dtype=np.int64)
-        return _token_spans(found, starts, text, char_bounds[sentence_of(found_chars[:, 0]), 1])
+        limits = char_bounds[sentence_of(found_chars[:, 0]), 1]
+        return _token_spans(found_chars, starts, visible_positions(text), limits)
 
     def _per_sentence_entities(self, text, char_bounds, has_tokens, is_word_start) -> list[tuple[int, int, int]]:
         """The slow path, for a lexicon whose entries hold sentence-ending punctuation."""
@@ -121,22 +135,17 @@ class BatchAnnotator:
         return found
 
 
-def _token_spans(spans: list[tuple[int, int, int]], starts: np.ndarray, text: str, limits: np.ndarray) -> np.ndarray:
-    """Character spans to token spans; a span whose ends fall inside a token is dropped, not stretched.
-    `limits` holds the end of each span's sentence: the last token is checked only up to there."""
-    if not spans:
+def _token_spans(chars: np.ndarray, starts: np.ndarray, visible: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """Character spans (start, end, type) to token spans; a span whose ends fall inside a token is
+    dropped, not stretched. The last token runs past the entity's end when a visible character lies
+    between the entity's end and the next token (or the sentence's end, `limits`)."""
+    if len(starts) == 0:
         return NO_ENTITIES
-    chars = np.asarray(spans, dtype=np.int64)
     first = np.searchsorted(starts, chars[:, 0], side="left")
     after = np.searchsorted(starts, chars[:, 1], side="left")
-    kept = []
-    for (start, end, type_index), token_start, token_end, limit in zip(
-        spans, first.tolist(), after.tolist(), limits.tolist()
-    ):
-        if token_start >= len(starts) or starts[token_start] != start or token_end <= token_start:
-            continue
-        next_start = min(int(starts[token_end]), limit) if token_end < len(starts) else limit
-        if text[end:next_start].strip():  # the last token runs past the entity's end
-            continue
-        kept.append((token_start, token_end, type_index))
-    return np.asarray(kept, dtype=np.int64).reshape(-1, 3)
+    begins_a_token = (first < len(starts)) & (starts[np.minimum(first, len(starts) - 1)] == chars[:, 0])
+    next_start = np.where(after < len(starts), starts[np.minimum(after, len(starts) - 1)], limits)
+    next_start = np.minimum(next_start, limits)
+    runs_past = np.searchsorted(visible, next_start) > np.searchsorted(visible, chars[:, 1])
+    kept = begins_a_token & (after > first) & ~runs_past
+    return np.stack([first[kept], after[kept], chars[kept, 2]], axis=1).astype(np.int64)

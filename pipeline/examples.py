@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from pipeline.annotate import AnnotatedBatch, BatchAnnotator
 from pipeline.config import SopConfig
+from pipeline.seeding import document_generators
 from pipeline.sop import RowPlan, plan_rows
 from schemas.manifest import SpecialTokens
 from schemas.shard import SHARD_SCHEMA, SOP_SINGLE, SOP_SWAPPED
@@ -38,9 +39,13 @@ class BatchRows:
     sentences: np.ndarray
 
 
+def _rng_key(doc_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "little")
+
+
 def document_rng(seed: int, doc_id: str) -> np.random.Generator:
-    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
-    return np.random.default_rng([seed, int.from_bytes(digest, "little")])
+    """The document's generator; `build_rows` draws the same streams batch-wide (pipeline/seeding.py)."""
+    return np.random.default_rng([seed, _rng_key(doc_id)])
 
 
 def build_rows(
@@ -49,10 +54,9 @@ def build_rows(
     annotated = annotator.annotate([doc.text for doc in docs])
     rows: list[RowPlan] = []
     row_counts, cuts = [], []
-    for index, doc in enumerate(docs):
-        doc_rows, doc_cuts = plan_rows(
-            annotated.document_bounds(index), annotated.word_start, config, document_rng(seed, doc.doc_id)
-        )
+    generators = document_generators(seed, [_rng_key(doc.doc_id) for doc in docs])
+    for index, rng in enumerate(generators):
+        doc_rows, doc_cuts = plan_rows(annotated.document_bounds(index), annotated.word_start, config, rng)
         rows.extend(doc_rows)
         cuts.extend(doc_cuts)
         row_counts.append(len(doc_rows))

@@ -1,0 +1,63 @@
+import json
+
+import numpy as np
+import pytest
+
+from knowledge.lexicon import build_lexicon, load_lexicons
+from knowledge.matcher import EntityMatcher
+from pipeline.annotate import BatchAnnotator
+from pipeline.segment import create_segmenter
+from pipeline.sentences import split_sentences
+from pipeline.tokenize import BertChineseTokenizer
+from pipeline.vocab import load_vocab
+
+
+@pytest.fixture(scope="module")
+def tools(bert_vocab_path):
+    return create_segmenter("jieba"), BertChineseTokenizer(load_vocab(bert_vocab_path))
+
+
+def sentence_by_sentence(annotator: BatchAnnotator, texts: list[str]) -> list[tuple]:
+    """Each sentence annotated alone: what the batch must reproduce."""
+    out = []
+    for text in texts:
+        for sentence in split_sentences(text):
+            one = annotator.annotate([sentence])
+            if len(one.ids):
+                out.append((one.ids.tolist(), one.word_start.tolist(), one.entities.tolist()))
+    return out
+
+
+def batch_sentences(annotator: BatchAnnotator, texts: list[str]) -> list[tuple]:
+    batch = annotator.annotate(texts)
+    bounds = batch.sentence_bounds.tolist()
+    out = []
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        inside = batch.entities[(batch.entities[:, 0] >= start) & (batch.entities[:, 1] <= end)]
+        shifted = (inside - np.array([start, start, 0])).tolist()
+        out.append((batch.ids[start:end].tolist(), batch.word_start[start:end].tolist(), shifted))
+    return out
+
+
+def test_a_batch_annotates_real_documents_exactly_as_sentence_by_sentence(tools, wudao_sample_dir):
+    segmenter, tokenizer = tools
+    annotator = BatchAnnotator(segmenter, EntityMatcher(load_lexicons([])), tokenizer)
+    texts = [d["content"] for d in json.loads((wudao_sample_dir / "part-0000.json").read_text())[:150]]
+    texts += ["", "  \n ", "iPhone12发布会在2021年9月举行。售价5999元", "Ｈｅｌｌｏ ﬁne café。\n中\u0301文"]
+    batch = annotator.annotate(texts)
+    assert [batch.sentence_count(i) for i in range(len(texts))] == [
+        len([s for s in split_sentences(t) if len(annotator.annotate([s]).ids)]) for t in texts]
+    expected = sentence_by_sentence(annotator, texts)
+    assert sum(len(e[2]) for e in expected) > 100
+    assert batch_sentences(annotator, texts) == expected
+
+
+def test_an_entity_across_a_sentence_end_is_never_matched(tools):
+    segmenter, tokenizer = tools
+    lexicon = build_lexicon([("北京。上海", "place", 9.0), ("北京", "place", 1.0), ("上海", "place", 1.0)])
+    annotator = BatchAnnotator(segmenter, EntityMatcher(lexicon), tokenizer)
+    texts = ["我在北京。上海很大", "他去了上海"]
+    batch = annotator.annotate(texts)
+    assert batch_sentences(annotator, texts) == sentence_by_sentence(annotator, texts)
+    assert [batch.ids[s:e].tolist() for s, e, _ in batch.entities] == [
+        tokenizer.encode(word)[0].tolist() for word in ("北京", "上海", "上海")]
