@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  worker            {machine.name}: {machine.vcpus} vCPUs, {machine.memory_gb:g} GB; one SDK "
               "process per vCPU (Dataflow runner v2), each vCPU at the measured per-core rate")
         print(f"  start-up          {assumptions.startup_minutes:g} min billed before the first element")
-        print(f"  prices (USD)      {prices.vcpu_hour:g}/vCPU-h, {prices.memory_gb_hour:g}/GB-h memory, "
-              f"{prices.disk_gb_hour:g}/GB-h disk ({assumptions.disk_gb_per_worker:g} GB per worker), "
-              f"{prices.shuffle_gb:g}/GB shuffled (Dataflow batch list prices, us-central1)")
+        print(f"  prices (USD)      {_usd(prices.vcpu_hour)}/vCPU-h, {_usd(prices.memory_gb_hour)}/GB-h memory, "
+              f"{_usd(prices.disk_gb_hour)}/GB-h disk ({assumptions.disk_gb_per_worker:g} GB per worker), "
+              f"{_usd(prices.shuffle_gb)}/GB shuffled (Dataflow batch list prices, us-central1)")
     else:
         print(f"  workers           {workers} x {cores} core(s), one SDK process per core")
         if args.runner != "local":
@@ -94,3 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _hours(hours: float) -> str:
     return f"{hours:,.2f} h" if hours >= 1 else f"{hours * 60:,.0f} min"
+
+
+def _usd(price: float) -> str:
+    return f"{price:.6f}".rstrip("0").rstrip(".")

@@ -34,3 +34,14 @@ def small_corpus_dir(small_corpus, tmp_path_factory) -> Path:
 def output_files(root: Path) -> dict[str, bytes]:
     """Relative path -> bytes of every file a run left, the shards and the manifest included."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def in_process_output(small_corpus_dir, tmp_path_factory) -> dict[str, bytes]:
+    """The reference: every output file of the in-process DirectRunner run on the small corpus."""
+    from pipeline.prepare import run_prepare
+    from runners.local import local_options
+
+    output = tmp_path_factory.mktemp("in_process")
+    run_prepare([str(small_corpus_dir / "*.json")], str(output), CONFIG, options=local_options(1))
+    return output_files(output)

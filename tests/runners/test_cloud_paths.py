@@ -1,0 +1,77 @@
+"""`prepare` on a non-local filesystem, offline: every path (corpus, vocab, lexicon, output) on the
+`memstore://` object store, which keeps GCS's semantics (see `object_store`)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline import beam_io
+from pipeline.prepare import prepare_output_dir, run_prepare
+from runners.local import local_options
+from schemas.errors import UserInputError
+from tests.runners import object_store
+from tests.runners.conftest import CONFIG, output_files
+
+LEXICON = "贵州\tplace\n北京\tplace\n中国科学院\torganization\n金矿\tproper_noun\n".encode("utf-8")
+
+
+@pytest.fixture(autouse=True)
+def empty_store():
+    object_store.clear()
+    yield
+    object_store.clear()
+
+
+def test_a_run_on_an_object_store_writes_the_same_shards_as_on_local_disk(
+        small_corpus, small_corpus_dir, bert_vocab_path, tmp_path):
+    for name, data in small_corpus.items():
+        object_store.put(f"memstore://corpus/{name}", data)
+    object_store.put("memstore://ref/vocab.txt", bert_vocab_path.read_bytes())
+    object_store.put("memstore://ref/entities.tsv", LEXICON)
+    (tmp_path / "entities.tsv").write_bytes(LEXICON)
+
+    summary = run_prepare(["memstore://corpus/*.json"], "memstore://run", CONFIG,
+                          vocab_path="memstore://ref/vocab.txt", lexicon_paths=["memstore://ref/entities.tsv"],
+                          options=local_options(1))
+    run_prepare([str(small_corpus_dir / "*.json")], str(tmp_path / "local"), CONFIG, vocab_path=str(bert_vocab_path),
+                lexicon_paths=[str(tmp_path / "entities.tsv")], options=local_options(1))
+
+    manifest = json.loads(object_store.get("memstore://run/manifest.json"))
+    assert manifest["vocab"]["sha256"] == hashlib.sha256(bert_vocab_path.read_bytes()).hexdigest()
+    assert manifest["entity_types"] == ["organization", "place", "proper_noun"]
+    assert summary["stats"]["entities"] > 0  # the workers matched with the lexicon read from the store
+    local = output_files(tmp_path / "local")
+    shards = sorted(name for name in local if name.startswith("shards/"))
+    assert len(shards) == CONFIG.num_shards
+    assert {name: object_store.get(f"memstore://run/{name}") for name in shards} == {n: local[n] for n in shards}
+
+
+def test_an_earlier_run_on_an_object_store_is_found_by_its_files():
+    object_store.put("memstore://old/shards/shard-00000-of-00002.parquet", b"x")
+    with pytest.raises(UserInputError, match="shards"):
+        prepare_output_dir("memstore://old", overwrite=False)
+
+
+def test_overwrite_on_an_object_store_removes_every_file_of_the_earlier_run():
+    earlier = ["memstore://old/manifest.json", "memstore://old/shards/shard-00000-of-00002.parquet",
+               "memstore://old/shards/shard-00001-of-00002.parquet", "memstore://old/rejects/shard-00000-of-00002.jsonl"]
+    for path in earlier:
+        object_store.put(path, b"x")
+    object_store.put("memstore://old/notes.txt", b"the user's own file")
+    prepare_output_dir("memstore://old", overwrite=True)
+    assert object_store.keys("memstore://old/") == ["memstore://old/notes.txt"]
+
+
+def test_a_cloud_file_is_copied_locally_under_its_own_name_once_per_version():
+    object_store.put("memstore://ref/THUOCL_diming.txt", "上海\t100\n".encode("utf-8"))
+    first = beam_io.local_copy("memstore://ref/THUOCL_diming.txt")
+    assert Path(first).name == "THUOCL_diming.txt"  # loaders read the entity type from the name
+    assert Path(first).read_text(encoding="utf-8") == "上海\t100\n"
+    assert beam_io.local_copy("memstore://ref/THUOCL_diming.txt") == first
+    object_store.put("memstore://ref/THUOCL_diming.txt", "上海\t100\n北京\t90\n".encode("utf-8"))
+    second = beam_io.local_copy("memstore://ref/THUOCL_diming.txt")
+    assert second != first and Path(second).read_text(encoding="utf-8").endswith("北京\t90\n")
+    assert beam_io.local_copy("/data/local.tsv") == "/data/local.tsv"

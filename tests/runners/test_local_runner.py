@@ -1,0 +1,45 @@
+"""The DirectRunner as `prepare` uses it: worker count, and the same bytes whatever the count."""
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+import pytest
+
+from pipeline.prepare import run_prepare
+from runners.local import available_cores, local_options
+from schemas.errors import UserInputError
+from tests.runners.conftest import CONFIG, output_files
+
+
+def test_default_is_one_worker_process_per_available_core():
+    direct = local_options().view_as(DirectOptions)
+    assert direct.direct_num_workers == available_cores()
+    expected_mode = "in_memory" if available_cores() == 1 else "multi_processing"
+    assert direct.direct_running_mode == expected_mode
+
+
+def test_one_worker_runs_in_process_and_more_in_processes():
+    assert local_options(1).view_as(DirectOptions).direct_running_mode == "in_memory"
+    many = local_options(3).view_as(DirectOptions)
+    assert (many.direct_num_workers, many.direct_running_mode) == (3, "multi_processing")
+    assert local_options(3).view_as(StandardOptions).runner == "DirectRunner"
+
+
+def test_zero_workers_is_a_user_error():
+    with pytest.raises(UserInputError, match="--workers"):
+        local_options(0)
+
+
+def test_extra_beam_flags_pass_through_without_overriding_the_worker_count():
+    options = local_options(2, ["--direct_num_workers=7", "--max_cache_memory_usage_mb=64"])
+    assert options.view_as(DirectOptions).direct_num_workers == 2
+    assert options.get_all_options()["max_cache_memory_usage_mb"] == 64
+
+
+def test_two_worker_processes_write_the_same_bytes_as_one_in_process(small_corpus_dir, in_process_output, tmp_path):
+    summary = run_prepare([str(small_corpus_dir / "*.json")], str(tmp_path), CONFIG, options=local_options(2))
+    assert summary["shards"] == CONFIG.num_shards
+    produced = output_files(tmp_path)
+    assert "manifest.json" in produced and sum(name.startswith("shards/") for name in produced) == 3
+    assert sorted(produced) == sorted(in_process_output)
+    assert [name for name in produced if produced[name] != in_process_output[name]] == []
