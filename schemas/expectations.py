@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from schemas.gx_offline import gx  # first: switches analytics off before GX loads
 
+# isort: split
+
 from great_expectations.expectations import Expectation
 from great_expectations.expectations.row_conditions import Column
 
@@ -19,9 +21,11 @@ from schemas import shard
 from schemas import shard_checks as rows
 from schemas.contract import ShardContract
 
-ROWS_SUITE = f"erlangshen_shard_rows_v{shard.SCHEMA_VERSION}"
-FILES_SUITE = f"erlangshen_shard_files_v{shard.SCHEMA_VERSION}"
-RUN_SUITE = f"erlangshen_run_v{shard.SCHEMA_VERSION}"
+# GX's file store turns dots in a suite name into folders: "1.0" is spelt "1_0".
+_VERSION = shard.SCHEMA_VERSION.replace(".", "_")
+ROWS_SUITE = f"erlangshen_shard_rows_v{_VERSION}"
+FILES_SUITE = f"erlangshen_shard_files_v{_VERSION}"
+RUN_SUITE = f"erlangshen_run_v{_VERSION}"
 CHECK = "check"
 
 _SINGLE = Column(shard.SOP_LABEL) == shard.SOP_SINGLE
@@ -61,7 +65,10 @@ def rows_suite(contract: ShardContract) -> gx.ExpectationSuite:
             "seq_len_in_range",
             E.ExpectColumnValuesToBeBetween(column=rows.SEQ_LEN, min_value=3, max_value=c.max_seq_len),
         ),
-        _named("ids_below_vocab_size", E.ExpectColumnValuesToBeBetween(column=rows.MAX_ID, max_value=c.vocab_size - 1)),
+        _named(
+            "ids_below_vocab_size",
+            E.ExpectColumnValuesToBeBetween(column=rows.MAX_ID, max_value=c.vocab_size - 1),
+        ),
         _named("starts_with_cls", E.ExpectColumnValuesToBeInSet(column=rows.FIRST_ID, value_set=[c.cls_id])),
         _named("one_cls", E.ExpectColumnValuesToBeInSet(column=rows.CLS_COUNT, value_set=[1])),
         _named("segment_a_not_empty", E.ExpectColumnValuesToBeBetween(column=shard.LEN_A, min_value=3)),
@@ -134,11 +141,15 @@ def run_suite(max_reject_rate: float, swapped_share: tuple[float, float]) -> gx.
     expectations = [
         _named(
             "vocab_sha256",
-            E.ExpectColumnPairValuesToBeEqual(column_A=out.DECLARED_VOCAB_SHA256, column_B=out.FOUND_VOCAB_SHA256),
+            E.ExpectColumnPairValuesToBeEqual(
+                column_A=out.DECLARED_VOCAB_SHA256, column_B=out.FOUND_VOCAB_SHA256
+            ),
         ),
         _named(
             "vocab_size",
-            E.ExpectColumnPairValuesToBeEqual(column_A=out.DECLARED_VOCAB_SIZE, column_B=out.FOUND_VOCAB_SIZE),
+            E.ExpectColumnPairValuesToBeEqual(
+                column_A=out.DECLARED_VOCAB_SIZE, column_B=out.FOUND_VOCAB_SIZE
+            ),
         ),
         _all_true("special_tokens_in_vocab", out.SPECIAL_TOKENS_MATCH_VOCAB),
         _none_in_row("documents_accounted", out.UNACCOUNTED_DOCUMENTS),

@@ -16,6 +16,8 @@ from urllib.request import url2pathname
 
 from schemas.gx_offline import gx  # first: switches analytics off before GX loads
 
+# isort: split
+
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.core.run_identifier import RunIdentifier

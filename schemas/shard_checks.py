@@ -137,9 +137,7 @@ def _entity_checks(
         ENTITY_TYPE_LEN: types.lengths,
         EMPTY_SPANS: _count_per_row(end <= start, rows, n),
         UNSORTED_SPANS: _count_per_row(same_row & ~after_previous, rows[1:], n),
-        OVERLAPPING_SPANS: _count_per_row(
-            same_row & after_previous & (start[1:] < end[:-1]), rows[1:], n
-        ),
+        OVERLAPPING_SPANS: _count_per_row(same_row & after_previous & (start[1:] < end[:-1]), rows[1:], n),
         SPANS_OUTSIDE_SEGMENT: _count_per_row(~(in_a | in_b), rows, n),
         UNKNOWN_ENTITY_TYPES: _count_per_row(entity_type >= contract.entity_type_count, rows, n),
     }

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from schemas import expectations, output_checks
 from schemas.contract import DEFAULT_MAX_REJECT_RATE, DEFAULT_SOP_TOLERANCE, ShardContract
 from schemas.errors import UserInputError
@@ -66,11 +68,26 @@ def _load_manifest(output_dir: Path) -> Manifest:
     if not output_dir.is_dir():
         raise UserInputError(f"{output_dir} is not a directory")
     if not (output_dir / MANIFEST_NAME).is_file():
-        raise UserInputError(f"{output_dir} has no {MANIFEST_NAME}: is it an output of `erlangshen-data prepare`?")
+        raise UserInputError(
+            f"{output_dir} has no {MANIFEST_NAME}: is it an output of `erlangshen-data prepare`?"
+        )
     try:
         return read_manifest(output_dir)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise UserInputError(f"{output_dir / MANIFEST_NAME} is not a valid manifest: {error!r}") from error
+
+
+def _check_settings(
+    workers: int | None, sample_rows: int | None, max_reject_rate: float, tolerance: float
+) -> None:
+    if workers is not None and workers < 1:
+        raise UserInputError(f"workers must be at least 1, not {workers}")
+    if sample_rows is not None and sample_rows < 1:
+        raise UserInputError(f"sample rows must be at least 1, not {sample_rows}")
+    if not 0.0 <= max_reject_rate <= 1.0:
+        raise UserInputError(f"max reject rate is a share of documents in [0, 1], not {max_reject_rate}")
+    if not 0.0 <= tolerance <= 0.5:
+        raise UserInputError(f"SOP tolerance is a distance from 0.5 in [0, 0.5], not {tolerance}")
 
 
 def _jobs(output_dir: Path, manifest: Manifest, sample: int | None) -> list[ShardJob]:
@@ -84,8 +101,14 @@ def _jobs(output_dir: Path, manifest: Manifest, sample: int | None) -> list[Shar
     ]
 
 
+def _one_thread_per_worker() -> None:
+    """The pool already fills the CPUs; Arrow's own thread pool in every worker would oversubscribe them."""
+    pa.set_cpu_count(1)
+
+
 def _check_all(jobs: Sequence[ShardJob], workers: int, progress: Progress | None) -> list[ShardOutcome]:
     """Outcomes in job order; a pool only when there is more than one shard and more than one worker."""
+
     def report(done: int, job: ShardJob) -> None:
         if progress:
             progress(done, len(jobs), job.file)
@@ -101,7 +124,9 @@ def _check_all(jobs: Sequence[ShardJob], workers: int, progress: Progress | None
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     results: dict[int, ShardOutcome] = {}
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=context, initializer=_one_thread_per_worker
+    ) as pool:
         futures = {pool.submit(check_shard, job): index for index, job in enumerate(jobs)}
         for done, future in enumerate(as_completed(futures), 1):
             index = futures[future]
@@ -126,6 +151,7 @@ def validate_output(
     sop_tolerance: allowed distance of the swapped share of labelled pairs from 0.5.
     """
     started = time.perf_counter()
+    _check_settings(workers, sample_rows, max_reject_rate, sop_tolerance)
     output_dir = Path(output_dir)
     manifest = _load_manifest(output_dir)
     jobs = _jobs(output_dir, manifest, sample_rows)
@@ -156,9 +182,8 @@ def validate_output(
         {"result_format": "COMPLETE", "unexpected_index_column_names": [output_checks.FILE]},
     )
     run_result = project.validate(run_suite, output_checks.run_table(manifest, output_dir, facts), _RUN_BATCH)
-    for batch, result in ((_FILES_BATCH, files_result), (_RUN_BATCH, run_result)):
-        failures += failures_of(result, batch)
-        evaluated += len(result.results)
+    failures += failures_of(files_result, _FILES_BATCH) + failures_of(run_result, _RUN_BATCH, located=False)
+    evaluated += len(files_result.results) + len(run_result.results)
 
     return ValidationReport(
         output_dir=output_dir,

@@ -57,6 +57,13 @@ class ValidationReport:
         return "\n".join(lines)
 
 
+def _plain(value: object) -> object:
+    """numpy scalars print as np.int64(7) under numpy 2; the summary wants 7."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    return value.item() if hasattr(value, "item") else value
+
+
 def _where(result: dict) -> tuple[int | str, ...]:
     """Row numbers, or file names where the table was validated with the file as index column."""
     entries = result.get("partial_unexpected_index_list") or []
@@ -67,16 +74,20 @@ def _describe(result: dict, exception: dict | None) -> str:
     if exception and exception.get("raised_exception"):
         return f"could not evaluate: {exception.get('exception_message')}"
     if "unexpected_count" in result:
-        return f"{result['unexpected_count']} of {result.get('element_count')} unexpected"
-    return f"observed {result.get('observed_value')}"
+        values = [_plain(v) for v in (result.get("partial_unexpected_list") or [])[:_EXAMPLES]]
+        return f"{result['unexpected_count']} of {result.get('element_count')} unexpected, values {values}"
+    return f"observed {_plain(result.get('observed_value'))}"
 
 
-def failures_of(result: ExpectationSuiteValidationResult, batch: str) -> list[FailedCheck]:
+def failures_of(
+    result: ExpectationSuiteValidationResult, batch: str, located: bool = True
+) -> list[FailedCheck]:
+    """`located`: whether row numbers mean something to a reader (not for a one-row summary table)."""
     return [
         FailedCheck(
             batch=batch,
             check=outcome.expectation_config.meta.get(CHECK, outcome.expectation_config.type),
-            where=_where(outcome.result),
+            where=_where(outcome.result) if located else (),
             detail=_describe(outcome.result, outcome.exception_info),
         )
         for outcome in result.results

@@ -18,17 +18,24 @@ def register(subparsers) -> None:
     parser.add_argument("output", metavar="SHARDS_DIR", help="an output directory of `prepare`")
     parser.add_argument("--workers", type=int, default=None, help="shard processes; default: all CPUs")
     parser.add_argument(
-        "--sample-rows", type=int, default=None, metavar="N",
+        "--sample-rows",
+        type=int,
+        default=None,
+        metavar="N",
         help="check at most N rows per shard (file hashes, row and token counts still cover every row)",
     )
     parser.add_argument(
-        "--max-reject-rate", type=float, default=DEFAULT_MAX_REJECT_RATE,
+        "--max-reject-rate",
+        type=float,
+        default=DEFAULT_MAX_REJECT_RATE,
         help="fail when rejected / read documents exceeds this (default: %(default)s)",
     )
     parser.add_argument(
-        "--sop-tolerance", type=float, default=DEFAULT_SOP_TOLERANCE,
+        "--sop-tolerance",
+        type=float,
+        default=DEFAULT_SOP_TOLERANCE,
         help="allowed distance of the swapped share of SOP pairs from 0.5, widened to 3 standard "
-             "errors on small outputs (default: %(default)s)",
+        "errors on small outputs (default: %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="no per-shard progress lines")
     parser.set_defaults(func=run)

@@ -5,7 +5,8 @@ import copy
 from pathlib import Path
 
 import pytest
-from shard_fixtures import VOCAB, make_shards, write_output
+
+from tests.schemas.shard_fixtures import VOCAB, make_shards, write_output
 
 
 @pytest.fixture(scope="session")

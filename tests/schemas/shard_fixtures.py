@@ -16,7 +16,14 @@ import pyarrow.parquet as pq
 
 from schemas import shard
 from schemas.manifest import (
-    MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, DocumentAccounting, Manifest, ShardInfo, SpecialTokens, VocabInfo,
+    MANIFEST_NAME,
+    SHARDS_DIR,
+    VOCAB_NAME,
+    DocumentAccounting,
+    Manifest,
+    ShardInfo,
+    SpecialTokens,
+    VocabInfo,
 )
 
 VOCAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "vocab" / "bert-base-chinese-vocab.txt"
@@ -27,7 +34,9 @@ ROWS_PER_SHARD = 60
 FIRST_CJK_ID = 670  # 一; ids below are specials, [unused], punctuation and Latin pieces
 
 
-def _segment(rng: np.random.Generator, offset: int) -> tuple[list[int], list[bool], list[tuple[int, int, int]]]:
+def _segment(
+    rng: np.random.Generator, offset: int
+) -> tuple[list[int], list[bool], list[tuple[int, int, int]]]:
     """Content tokens of one segment starting at `offset`, its word starts and up to two entity spans."""
     length = int(rng.integers(3, 18))
     ids = rng.integers(FIRST_CJK_ID, 21128, size=length).tolist()
@@ -70,7 +79,9 @@ def make_row(rng: np.random.Generator, index: int, label: int) -> dict:
 
 def make_shards(seed: int = 7, shards: int = 2, rows: int = ROWS_PER_SHARD) -> list[list[dict]]:
     rng = np.random.default_rng(seed)
-    labels = rng.choice([shard.SOP_SINGLE, shard.SOP_ORIGINAL, shard.SOP_SWAPPED], p=[0.2, 0.4, 0.4], size=shards * rows)
+    labels = rng.choice(
+        [shard.SOP_SINGLE, shard.SOP_ORIGINAL, shard.SOP_SWAPPED], p=[0.2, 0.4, 0.4], size=shards * rows
+    )
     return [
         [make_row(rng, s * rows + r, int(labels[s * rows + r])) for r in range(rows)] for s in range(shards)
     ]
@@ -78,6 +89,12 @@ def make_shards(seed: int = 7, shards: int = 2, rows: int = ROWS_PER_SHARD) -> l
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _typical_accounting(kept: int) -> DocumentAccounting:
+    """About a fifth of what was read is rejected, as cleaning plus dedup does on web text."""
+    rejected = {"too_short": kept // 6, "duplicate": kept // 12}
+    return DocumentAccounting(read=kept + sum(rejected.values()), kept=kept, rejected=rejected)
 
 
 def write_output(
@@ -104,7 +121,7 @@ def write_output(
         config={},
         entity_types=ENTITY_TYPES,
         shards=infos,
-        documents=documents or DocumentAccounting(read=kept + 30, kept=kept, rejected={"too_short": 20, "duplicate": 10}),
+        documents=documents or _typical_accounting(kept),
     )
     (directory / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return directory

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from shard_fixtures import write_output
 
 from schemas import shard
 from schemas.manifest import MANIFEST_NAME, VOCAB_NAME, DocumentAccounting
 from schemas.validate import validate_output
 from schemas.validation_report import ValidationReport
+from tests.schemas.shard_fixtures import write_output
 
 Rows = list[list[dict]]
 CORRUPTED_SHARD = "shards/part-00000-of-00002.parquet"
@@ -110,7 +110,9 @@ ROW_DEFECTS: dict[str, RowDefect] = {
     "overlapping_spans": RowDefect(_spans(lambda r: [(1, 3, 0), (2, 4, 1)]), {"entity_spans_disjoint"}),
     "unknown_entity_type": RowDefect(_spans(lambda r: [(1, 2, 3)]), {"entity_type_in_table"}),
     "entity_end_missing": RowDefect(_drop_last(shard.ENTITY_END), {"entity_end_aligned"}, with_entities=True),
-    "entity_type_missing": RowDefect(_drop_last(shard.ENTITY_TYPE), {"entity_type_aligned"}, with_entities=True),
+    "entity_type_missing": RowDefect(
+        _drop_last(shard.ENTITY_TYPE), {"entity_type_aligned"}, with_entities=True
+    ),
 }
 
 
@@ -119,7 +121,8 @@ def _inject_each_in_its_own_row(rows: list[dict]) -> dict[str, int]:
     placed: dict[str, int] = {}
     for name, defect in ROW_DEFECTS.items():
         index = next(
-            i for i, row in enumerate(rows)
+            i
+            for i, row in enumerate(rows)
             if i not in placed.values()
             and (row[shard.SOP_LABEL] != shard.SOP_SINGLE) == defect.pair
             and (defect.with_entities is None or bool(row[shard.ENTITY_START]) == defect.with_entities)
@@ -130,7 +133,9 @@ def _inject_each_in_its_own_row(rows: list[dict]) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def row_defects(valid_shards: Rows, tmp_path_factory: pytest.TempPathFactory) -> tuple[ValidationReport, dict]:
+def row_defects(
+    valid_shards: Rows, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ValidationReport, dict]:
     shards = copy.deepcopy(valid_shards)
     placed = _inject_each_in_its_own_row(shards[0])
     output = write_output(tmp_path_factory.mktemp("row_defects") / "out", shards)
@@ -138,13 +143,17 @@ def row_defects(valid_shards: Rows, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.mark.parametrize("defect", ROW_DEFECTS)
-def test_row_defect_is_caught_by_its_expectation(defect: str, row_defects: tuple[ValidationReport, dict]) -> None:
+def test_row_defect_is_caught_by_its_expectation(
+    defect: str, row_defects: tuple[ValidationReport, dict]
+) -> None:
     report, placed = row_defects
     caught = {f.check for f in report.failures if f.batch == CORRUPTED_SHARD and placed[defect] in f.where}
     assert caught == ROW_DEFECTS[defect].expected, report.summary()
 
 
-def test_row_defects_fail_validation_and_flag_no_sound_row(row_defects: tuple[ValidationReport, dict]) -> None:
+def test_row_defects_fail_validation_and_flag_no_sound_row(
+    row_defects: tuple[ValidationReport, dict],
+) -> None:
     report, placed = row_defects
     assert not report.success
     assert {f.batch for f in report.failures} == {CORRUPTED_SHARD}
@@ -220,7 +229,8 @@ FILE_DEFECTS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     "vocab_file_changed": (_rewrite_vocab_line, {"vocab_sha256"}),
     "vocab_size_wrong": (_edit_manifest(_bump("vocab", "size", 1)), {"vocab_size"}),
     "vocab_missing": (
-        lambda out: (out / VOCAB_NAME).unlink(), {"vocab_sha256", "vocab_size", "special_tokens_in_vocab"}
+        lambda out: (out / VOCAB_NAME).unlink(),
+        {"vocab_sha256", "vocab_size", "special_tokens_in_vocab"},
     ),
     "special_id_wrong": (_edit_manifest(_bump("special_tokens", "mask", 1)), {"special_tokens_in_vocab"}),
     "documents_unaccounted": (_edit_manifest(_bump("documents", "read", 1)), {"documents_accounted"}),
@@ -262,9 +272,11 @@ def test_failure_points_at_the_shard_and_the_row(tmp_path: Path, shard_rows: Row
     report = validate_output(write_output(tmp_path / "out", shard_rows), workers=1)
     (failure,) = report.failures
     assert (failure.batch, failure.check, failure.where) == (
-        "shards/part-00001-of-00002.parquet", "ids_below_vocab_size", (17,)
+        "shards/part-00001-of-00002.parquet",
+        "ids_below_vocab_size",
+        (17,),
     )
-    assert failure.detail == "1 of 60 unexpected"
+    assert failure.detail == "1 of 60 unexpected, values [21128]"
 
 
 def test_file_failure_names_the_file(valid_output: Path) -> None:
