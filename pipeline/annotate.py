@@ -13,6 +13,7 @@ sends the batch back to per-sentence matching.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -85,7 +86,7 @@ class BatchAnnotator:
         kept_spans = np.flatnonzero(has_tokens)
         sentence_bounds = np.append(token_first[kept_spans], len(ids))
         doc_sentences = np.searchsorted(kept_spans, doc_first_span)
-        entities = self._entities(text, char_bounds, has_tokens, is_word_start, starts)
+        entities = self._entities(text, char_bounds, has_tokens, is_word_start, starts, ids)
         return AnnotatedBatch(ids, word_start, entities, sentence_bounds, doc_sentences)
 
     def _word_start_mask(self, text: str, char_bounds: np.ndarray, has_tokens: np.ndarray) -> np.ndarray:
@@ -110,7 +111,7 @@ class BatchAnnotator:
             mask[ends] = True
         return mask
 
-    def _entities(self, text, char_bounds, has_tokens, is_word_start, starts) -> np.ndarray:
+    def _entities(self, text, char_bounds, has_tokens, is_word_start, starts, ids) -> np.ndarray:
         found = self.matcher.find(text, _Positions(is_word_start))
         if not found:
             return NO_ENTITIES
@@ -122,7 +123,8 @@ class BatchAnnotator:
                 return NO_ENTITIES
             found_chars = np.asarray(found, dtype=np.int64)
         limits = char_bounds[sentence_of(found_chars[:, 0]), 1]
-        return _token_spans(found_chars, starts, visible_positions(text), limits)
+        continuation = _continuation_pieces(self.tokenizer.vocab.tokens)[ids]
+        return _token_spans(found_chars, starts, visible_positions(text), limits, continuation)
 
     def _per_sentence_entities(self, text, char_bounds, has_tokens, is_word_start) -> list[tuple[int, int, int]]:
         """The slow path, for a lexicon whose entries hold sentence-ending punctuation."""
@@ -135,10 +137,18 @@ class BatchAnnotator:
         return found
 
 
-def _token_spans(chars: np.ndarray, starts: np.ndarray, visible: np.ndarray, limits: np.ndarray) -> np.ndarray:
+@lru_cache(maxsize=4)
+def _continuation_pieces(tokens: tuple[str, ...]) -> np.ndarray:
+    return np.fromiter((token.startswith("##") for token in tokens), dtype=bool, count=len(tokens))
+
+
+def _token_spans(chars: np.ndarray, starts: np.ndarray, visible: np.ndarray, limits: np.ndarray,
+                 continuation: np.ndarray) -> np.ndarray:
     """Character spans (start, end, type) to token spans; a span whose ends fall inside a token is
     dropped, not stretched. The last token runs past the entity's end when a visible character lies
-    between the entity's end and the next token (or the sentence's end, `limits`)."""
+    between the entity's end and the next token (or the sentence's end, `limits`). A span may not
+    start or end at a ## piece either: iPhone in iPhones would take `iphone` from `iphone ##s`,
+    splitting a WordPiece word even where the segmenter has a boundary (or no say, as in Latin text)."""
     if len(starts) == 0:
         return NO_ENTITIES
     first = np.searchsorted(starts, chars[:, 0], side="left")
@@ -147,5 +157,7 @@ def _token_spans(chars: np.ndarray, starts: np.ndarray, visible: np.ndarray, lim
     next_start = np.where(after < len(starts), starts[np.minimum(after, len(starts) - 1)], limits)
     next_start = np.minimum(next_start, limits)
     runs_past = np.searchsorted(visible, next_start) > np.searchsorted(visible, chars[:, 1])
-    kept = begins_a_token & (after > first) & ~runs_past
+    splits_a_piece = continuation[np.minimum(first, len(starts) - 1)]
+    splits_a_piece |= (after < len(starts)) & continuation[np.minimum(after, len(starts) - 1)]
+    kept = begins_a_token & (after > first) & ~runs_past & ~splits_a_piece
     return np.stack([first[kept], after[kept], chars[kept, 2]], axis=1).astype(np.int64)
