@@ -48,6 +48,24 @@ def document_rng(seed: int, doc_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, _rng_key(doc_id)])
 
 
+# Characters annotated in one go: the batch arrays cost ~50 bytes per character at their peak, so this
+# bounds a worker's working set (~100 MB) whatever the batch size and the documents' lengths.
+MAX_BATCH_CHARS = 2_000_000
+
+
+def split_by_chars(docs: list[CleanDocument], limit: int = MAX_BATCH_CHARS) -> list[list[CleanDocument]]:
+    """Consecutive runs of documents of at most `limit` characters together (a longer document alone)."""
+    parts: list[list[CleanDocument]] = [[]]
+    size = 0
+    for doc in docs:
+        if parts[-1] and size + len(doc.text) > limit:
+            parts.append([])
+            size = 0
+        parts[-1].append(doc)
+        size += len(doc.text)
+    return parts if parts[0] else []
+
+
 def build_rows(
     docs: list[CleanDocument], annotator: BatchAnnotator, config: SopConfig, special: SpecialTokens, seed: int
 ) -> BatchRows:
@@ -55,8 +73,10 @@ def build_rows(
     rows: list[RowPlan] = []
     row_counts, cuts = [], []
     generators = document_generators(seed, [_rng_key(doc.doc_id) for doc in docs])
+    bounds, firsts = annotated.sentence_bounds.tolist(), annotated.doc_sentences.tolist()
     for index, rng in enumerate(generators):
-        doc_rows, doc_cuts = plan_rows(annotated.document_bounds(index), annotated.word_start, config, rng)
+        doc_bounds = bounds[firsts[index] : firsts[index + 1] + 1]
+        doc_rows, doc_cuts = plan_rows(doc_bounds, annotated.word_start, config, rng)
         rows.extend(doc_rows)
         cuts.extend(doc_cuts)
         row_counts.append(len(doc_rows))

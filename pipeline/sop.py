@@ -30,22 +30,21 @@ class RowPlan(NamedTuple):
     sop_label: int
 
 
-def split_long_sentences(bounds: np.ndarray, word_start: np.ndarray, limit: int) -> tuple[list[int], list[int]]:
+def split_long_sentences(bounds: list[int], word_start: np.ndarray, limit: int) -> tuple[list[int], list[int]]:
     """Piece bounds with no piece over `limit` tokens, and the cuts that made them: a long sentence is
     cut at word starts where one exists, so no text is lost to truncation just because a line has no
     punctuation. A cut opens a unit, and an entity it crosses is dropped."""
-    lengths = np.diff(bounds)
-    if not (lengths > limit).any():
-        return bounds.tolist(), []
+    if all(end - start <= limit for start, end in zip(bounds, bounds[1:])):
+        return bounds, []
     pieces, cuts = [], []
-    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+    for start, end in zip(bounds, bounds[1:]):
         pieces.append(start)
         while end - start > limit:
             candidates = np.flatnonzero(word_start[start + 1 : start + limit + 1])
             start = start + 1 + int(candidates[-1]) if len(candidates) else start + limit
             pieces.append(start)
             cuts.append(start)
-    pieces.append(int(bounds[-1]))
+    pieces.append(bounds[-1])
     return pieces, cuts
 
 
@@ -56,14 +55,15 @@ def _target_length(rng: np.random.Generator, config: SopConfig, max_tokens: int)
 
 
 def plan_rows(
-    bounds: np.ndarray, word_start: np.ndarray, config: SopConfig, rng: np.random.Generator
+    bounds: list[int], word_start: np.ndarray, config: SopConfig, rng: np.random.Generator
 ) -> tuple[list[RowPlan], list[int]]:
     """Rows of one document whose sentences start at `bounds[:-1]` and which ends at `bounds[-1]`
-    (positions in `word_start`), and the cuts made inside long sentences."""
+    (positions in `word_start`), and the cuts made inside long sentences. Plain Python on lists: a
+    document has a handful of sentences, where numpy's per-call cost would dominate."""
     if len(bounds) < 2:
         return [], []
     if len(bounds) == 2:
-        start, end = _truncate(int(bounds[0]), int(bounds[1]), config.max_seq_len - 2, rng)
+        start, end = _truncate(bounds[0], bounds[1], config.max_seq_len - 2, rng)
         return [RowPlan(start, end, end, end, SOP_SINGLE)], []
     max_pair_tokens = config.max_seq_len - 3
     pieces, cuts = split_long_sentences(bounds, word_start, max_pair_tokens)

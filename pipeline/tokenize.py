@@ -56,6 +56,8 @@ class BertChineseTokenizer:
         self.lowercase = lowercase
         self._ids = vocab.token_to_id
         self.unk_id = self._ids["[UNK]"]
+        # No piece longer than the longest vocab entry can match: a long digit run is not quadratic.
+        self._max_piece_chars = max(len(token.removeprefix("##")) for token in self._ids)
         self._class, self._single_id = self._build_tables()
         self._word_cache: dict[str, list[tuple[int, int]]] = {}
 
@@ -83,7 +85,7 @@ class BertChineseTokenizer:
         pieces = []
         start = 0
         while start < len(word):
-            end = len(word)
+            end = min(len(word), start + self._max_piece_chars)
             while end > start:
                 piece = word[start:end] if start == 0 else f"##{word[start:end]}"
                 token_id = self._ids.get(piece)

@@ -28,7 +28,7 @@ from pipeline.annotate import BatchAnnotator
 from pipeline.clean import clean_text, normalize_text
 from pipeline.config import PrepareConfig
 from pipeline.documents import Document, Rejection
-from pipeline.examples import CleanDocument, batch_stats, build_rows
+from pipeline.examples import CleanDocument, batch_stats, build_rows, split_by_chars
 from pipeline.readers import InputFormat, parse_file
 from pipeline.segment import create_segmenter
 from pipeline.tokenize import BertChineseTokenizer
@@ -141,7 +141,11 @@ class BuildExamples(beam.DoFn):
     def setup(self) -> None:
         self._tools = self._shared.acquire(lambda: _Tools(self._config, self._plan))
 
-    def process(self, docs: list[CleanDocument]):
+    def process(self, batch: list[CleanDocument]):
+        for docs in split_by_chars(batch):
+            yield from self._process(docs)
+
+    def _process(self, docs: list[CleanDocument]):
         tools = self._tools
         rows = build_rows(docs, tools.annotator, self._config.sop, tools.special, self._config.seed)
         for doc, sentences in zip(docs, rows.sentences.tolist()):

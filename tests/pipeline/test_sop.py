@@ -23,7 +23,7 @@ def document(lengths: list[int], entity_every_sentence: bool = False) -> Annotat
 
 
 def rows_of(doc: AnnotatedBatch, config: SopConfig, rng: np.random.Generator) -> list[dict]:
-    plans, cuts = plan_rows(doc.document_bounds(0), doc.word_start, config, rng)
+    plans, cuts = plan_rows(doc.document_bounds(0).tolist(), doc.word_start, config, rng)
     batch = assemble_rows(doc, plans, cuts, ["doc"] * len(plans), SPECIAL)
     return batch.to_pylist()
 
@@ -95,7 +95,7 @@ def test_same_rng_seed_gives_same_rows():
 
 def test_long_sentences_split_at_word_starts_without_losing_tokens():
     doc = document([50])
-    pieces, cuts = split_long_sentences(doc.document_bounds(0), doc.word_start, 12)
+    pieces, cuts = split_long_sentences(doc.document_bounds(0).tolist(), doc.word_start, 12)
     lengths = np.diff(pieces)
     assert pieces[0] == 0 and pieces[-1] == 50 and cuts == pieces[1:-1]
     assert (lengths <= 12).all() and doc.word_start[cuts].all()
@@ -107,7 +107,7 @@ def test_entity_crossed_by_a_long_sentence_cut_is_dropped():
     doc = AnnotatedBatch(doc.ids, doc.word_start, entities, doc.sentence_bounds, doc.doc_sentences)
     spans = []
     for seed in range(30):
-        plans, cuts = plan_rows(doc.document_bounds(0), doc.word_start, SopConfig(max_seq_len=13),
+        plans, cuts = plan_rows(doc.document_bounds(0).tolist(), doc.word_start, SopConfig(max_seq_len=13),
                                 np.random.default_rng(seed))
         assert 10 in cuts
         rows = assemble_rows(doc, plans, cuts, ["doc"] * len(plans), SPECIAL).to_pylist()

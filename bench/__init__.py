@@ -1,0 +1,1 @@
+"""Benchmarks: throughput of `prepare` against the reference stack (`python -m bench.throughput`)."""

@@ -1,0 +1,53 @@
+import json
+
+import pytest
+
+from knowledge.lexicon import load_lexicons
+from knowledge.matcher import EntityMatcher
+from pipeline.annotate import BatchAnnotator
+from pipeline.config import SopConfig
+from pipeline.examples import CleanDocument, build_rows, split_by_chars
+from pipeline.segment import create_segmenter
+from pipeline.tokenize import BertChineseTokenizer
+from pipeline.vocab import load_vocab
+
+
+@pytest.fixture(scope="module")
+def annotator_and_special(bert_vocab_path):
+    vocab = load_vocab(bert_vocab_path)
+    annotator = BatchAnnotator(create_segmenter("jieba"), EntityMatcher(load_lexicons([])), BertChineseTokenizer(vocab))
+    return annotator, vocab.special_tokens
+
+
+def rows_by_doc(docs, annotator, special, config) -> dict[str, list[dict]]:
+    built = build_rows(docs, annotator, config, special, seed=1234)
+    out: dict[str, list[dict]] = {}
+    for row in built.batch.to_pylist():
+        out.setdefault(row["doc_id"], []).append(row)
+    return out
+
+
+def test_a_document_gets_the_same_rows_in_any_batch(annotator_and_special, wudao_sample_dir):
+    annotator, special = annotator_and_special
+    records = json.loads((wudao_sample_dir / "part-0001.json").read_text())[:80]
+    docs = [CleanDocument(r["uniqueKey"], "part-0001", r["content"]) for r in records if r["content"].strip()]
+    config = SopConfig(max_seq_len=128)  # short rows: long sentences get cut, pairs get truncated
+    whole = rows_by_doc(docs, annotator, special, config)
+    halves = {**rows_by_doc(docs[:37], annotator, special, config), **rows_by_doc(docs[37:], annotator, special, config)}
+    alone = {doc.doc_id: rows_by_doc([doc], annotator, special, config)[doc.doc_id] for doc in docs[::9]}
+    assert len(whole) == len(docs) and whole == halves
+    assert all(whole[doc_id] == rows for doc_id, rows in alone.items())
+
+
+def test_documents_without_tokens_get_no_rows_and_zero_sentences(annotator_and_special):
+    annotator, special = annotator_and_special
+    docs = [CleanDocument("a", "s", "  \n "), CleanDocument("b", "s", "一句话。"), CleanDocument("c", "s", "")]
+    built = build_rows(docs, annotator, SopConfig(), special, seed=1)
+    assert built.sentences.tolist() == [0, 1, 0] and built.row_doc.tolist() == [1]
+
+
+def test_batches_are_split_by_characters_keeping_order():
+    docs = [CleanDocument(str(i), "s", "字" * n) for i, n in enumerate([5, 5, 5, 20, 1, 1])]
+    parts = split_by_chars(docs, limit=10)
+    assert [[d.doc_id for d in part] for part in parts] == [["0", "1"], ["2"], ["3"], ["4", "5"]]
+    assert split_by_chars([], limit=10) == []
