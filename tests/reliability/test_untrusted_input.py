@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from pipeline.config import PrepareConfig
 from pipeline.prepare import run_prepare
 from runners.local import local_options
-from tests.reliability.adversarial import GOOD
+from tests.reliability.adversarial import TEXTS
 
 HOSTILE_IDS = ["../../escape", "/etc/passwd", "..\\..\\windows", "shards/../../x", "a\x00b"]
 
@@ -15,7 +15,7 @@ HOSTILE_IDS = ["../../escape", "/etc/passwd", "..\\..\\windows", "shards/../../x
 def test_document_ids_cannot_place_files_outside_the_output(tmp_path):
     corpus, output = tmp_path / "in", tmp_path / "out"
     corpus.mkdir()
-    records = [{"uniqueKey": key, "content": f"{GOOD}第{i}条。__import__('os').system('touch {tmp_path}/pwned')"}
+    records = [{"uniqueKey": key, "content": f"{TEXTS[i]}__import__('os').system('touch {tmp_path}/pwned')"}
                for i, key in enumerate(HOSTILE_IDS)]
     (corpus / "hostile.json").write_text(json.dumps(records), encoding="utf-8")
     before = set(tmp_path.rglob("*"))
