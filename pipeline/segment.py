@@ -5,12 +5,10 @@ per element.
 """
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-import numpy as np
-
+from pipeline.segment_dictionary import UserDictEntry, read_user_dict  # noqa: F401 (re-exported)
 from schemas.errors import UserInputError
 
 
@@ -22,33 +20,27 @@ class Segmenter(Protocol):
         ...
 
 
-class JiebaSegmenter:
-    name = "jieba"
-
-    def __init__(self, hmm: bool = True, user_words: Iterable[str] = ()) -> None:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)  # its INFO lines would flood every worker's log
-        self._tokenizer = jieba.Tokenizer()
-        self._tokenizer.initialize()
-        for word in user_words:
-            self._tokenizer.add_word(word)
-        self.hmm = hmm
-
-    def cut(self, text: str) -> list[str]:
-        return self._tokenizer.lcut(text, HMM=self.hmm)
+BACKENDS = ("jieba", "jieba-reference", "pkuseg")
 
 
-def create_segmenter(name: str, hmm: bool = True, user_words: Iterable[str] = ()) -> Segmenter:
+def create_segmenter(
+    name: str,
+    hmm: bool = True,
+    user_words: Iterable[str] = (),
+    user_dict: Sequence[UserDictEntry] = (),
+) -> Segmenter:
+    """`user_words` (entity lexicon surfaces) are kept whole; `user_dict` holds a user's own terms
+    (see `read_user_dict`). `hmm` is jieba's switch and means nothing to pkuseg."""
     if name == "jieba":
-        return JiebaSegmenter(hmm=hmm, user_words=user_words)
-    raise UserInputError(f"unknown segmenter {name!r}; choose from: jieba")
+        from pipeline.segment_jieba import FastJiebaSegmenter
 
+        return FastJiebaSegmenter(hmm, user_words, user_dict)
+    if name == "jieba-reference":
+        from pipeline.segment_jieba import JiebaReferenceSegmenter
 
-def word_start_offsets(words: list[str], text_length: int) -> np.ndarray:
-    """Character offsets where words begin; a segmenter that loses characters is a bug, not data."""
-    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(words) else np.zeros(0, np.int64)
-    if int(lengths.sum()) != text_length:
-        raise RuntimeError("segmenter output does not cover its input exactly")
-    return starts
+        return JiebaReferenceSegmenter(hmm, user_words, user_dict)
+    if name == "pkuseg":
+        from pipeline.segment_pkuseg import PkusegSegmenter
+
+        return PkusegSegmenter(user_words, user_dict)
+    raise UserInputError(f"unknown segmenter {name!r}; choose from: {', '.join(BACKENDS)}")
