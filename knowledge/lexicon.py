@@ -6,10 +6,10 @@ install has a real lexicon without a download.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 from knowledge.sources import JIEBA_ENTITY_TAGS, Entry, LexiconSource, Malformed, parse_source, read_source
@@ -104,33 +104,34 @@ def build_lexicon(
     if normalize:
         stop = frozenset(normalize_many(sorted(stop), normalize))
     best: dict[str, tuple[float, str]] = {}
+    setdefault = best.setdefault
+    dropped: Counter = Counter()
+    min_chars = max(1, options.min_chars)
     iterator = iter(entries)
     while batch := list(islice(iterator, _BATCH)):
+        counts["entries_read"] += len(batch)
         surfaces = [s for s, _, _ in batch]
         keys = normalize_many(surfaces, normalize) if normalize else [s.strip() for s in surfaces]
         for key, (_, entity_type, weight) in zip(keys, batch):
-            counts["entries_read"] += 1
-            if len(key) < max(1, options.min_chars):
-                counts["dropped.too_short"] += 1
-            elif "\n" in key:  # markup such as <br> inside an entry
-                counts["dropped.multiline"] += 1
-            elif key in stop:
-                counts["dropped.stop_word"] += 1
-            else:
-                current = best.get(key)
-                if current is None:
-                    best[key] = (weight, entity_type)
-                else:
-                    counts["dropped.duplicate"] += 1
-                    if weight > current[0] or (weight == current[0] and entity_type < current[1]):
-                        best[key] = (weight, entity_type)
+            if len(key) < min_chars or "\n" in key or key in stop:
+                dropped["too_short" if len(key) < min_chars else "stop_word" if key in stop else "multiline"] += 1
+                continue
+            value = (weight, entity_type)
+            current = setdefault(key, value)
+            if current is not value:
+                dropped["duplicate"] += 1
+                if weight > current[0] or (weight == current[0] and entity_type < current[1]):
+                    best[key] = value
+    counts.update({f"dropped.{reason}": n for reason, n in dropped.items()})
     if options.max_per_type:
         best = _cap_per_type(best, options.max_per_type, counts)
     types = tuple(sorted({entity_type for _, entity_type in best.values()}))
     index = {name: i for i, name in enumerate(types)}
-    lexicon = Lexicon(types, {key: index[t] for key, (_, t) in best.items()}, counts)
-    counts["entries"] = len(lexicon)
-    return lexicon
+    entries: dict = best  # rewritten in place: a second million-entry dict would raise the peak
+    for key, (_, entity_type) in best.items():
+        entries[key] = index[entity_type]
+    counts["entries"] = len(entries)
+    return Lexicon(types, entries, counts)
 
 
 def _cap_per_type(best: dict[str, tuple[float, str]], cap: int, counts: Counter) -> dict[str, tuple[float, str]]:
@@ -146,21 +147,27 @@ def _cap_per_type(best: dict[str, tuple[float, str]], cap: int, counts: Counter)
     return kept
 
 
-def read_entries(sources: Iterable[LexiconSource], skip_malformed: bool, counts: Counter) -> Iterable[Entry]:
+def read_entries(sources: Iterable[LexiconSource], skip_malformed: bool, counts: Counter) -> Iterator[Entry]:
     """Every source's entries in turn; a malformed line stops the load with its file and line, or is
     counted and skipped."""
+    return chain.from_iterable(_checked_chunks(sources, skip_malformed, counts))
+
+
+def _checked_chunks(sources: Iterable[LexiconSource], skip_malformed: bool, counts: Counter) -> Iterator[list[Entry]]:
     for source in sources:
-        for item in read_source(source):
-            if isinstance(item, Malformed):
-                if not skip_malformed:
-                    raise UserInputError(
-                        f"{source.path}:{item.line}: {item.reason}, got {item.text!r} "
-                        "(--lexicon-skip-malformed skips such lines)"
-                    )
-                counts["malformed_lines"] += 1
-                counts[f"malformed_lines.{source.name}"] += 1
-                continue
-            yield item
+        for items in read_source(source):
+            malformed = [item for item in items if isinstance(item, Malformed)]
+            if malformed and not skip_malformed:
+                item = malformed[0]
+                raise UserInputError(
+                    f"{source.path}:{item.line}: {item.reason}, got {item.text!r} "
+                    "(--lexicon-skip-malformed skips such lines)"
+                )
+            if malformed:
+                counts["malformed_lines"] += len(malformed)
+                counts[f"malformed_lines.{source.name}"] += len(malformed)
+                items = [item for item in items if not isinstance(item, Malformed)]
+            yield items  # type: ignore[misc]  # Malformed items are gone
 
 
 def default_sources() -> list[LexiconSource]:

@@ -9,12 +9,13 @@ leftmost-longest matches of the whole text in one call, and only a match that fa
 check sends us to a local search. That search is exact because every match of any length starts
 inside the extent of some leftmost-longest match (nothing starts in the gaps between them, or the
 scan would have found it there), so the starts worth trying are the boundaries inside a failed or
-overlapped match, and each is tried longest end first against the entry table.
+overlapped match. At each, the automaton itself, run on a window that starts there, gives the longest
+entry; while that one ends inside a word, the window shrinks to the last boundary before its end.
+So the matcher holds no table of surfaces: at a million entries the automaton (~90 MB) is all.
 """
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left, bisect_right
 from collections.abc import Collection
 
 import ahocorasick_rs
@@ -27,7 +28,6 @@ Span = tuple[int, int, int]  # (start char, end char exclusive, type index)
 class EntityMatcher:
     def __init__(self, lexicon: Lexicon) -> None:
         self.types = lexicon.types
-        self._entries = lexicon.entries  # shared, not copied: the boundary fallback looks surfaces up
         self._type_of = array("H", lexicon.entries.values())
         self._max_chars = max(map(len, lexicon.entries), default=0)
         # ContiguousNFA: the DFA is ~2x faster to scan but takes >1 GB for a million entries.
@@ -46,36 +46,34 @@ class EntityMatcher:
             return [(start, end, type_of[i]) for i, start, end in matches]
         spans: list[Span] = []
         position = 0  # end of the last span taken
-        ordered: list[int] | None = None
         for i, start, end in matches:
             if end <= position:
                 continue
             if start >= position and start in boundaries and end in boundaries:
                 spans.append((start, end, type_of[i]))
                 position = end
-                continue
-            if ordered is None:
-                ordered = sorted(boundaries)
-            position = self._search(text, max(start, position), end, ordered, spans)
+            else:
+                position = self._search(text, max(start, position), end, boundaries, spans)
         return spans
 
-    def _search(self, text: str, low: int, high: int, ordered: list[int], spans: list[Span]) -> int:
+    def _search(self, text: str, low: int, high: int, boundaries: Collection[int], spans: list[Span]) -> int:
         """Takes the longest boundary-to-boundary entry at each boundary in [low, high), left to right,
         skipping what a taken span covers; returns the end of the last span taken, or `low`."""
         position = low
-        entries = self._entries
-        at = bisect_left(ordered, low)
-        while at < len(ordered) and ordered[at] < high:
-            start = ordered[at]
-            if start < position:
-                at += 1
+        for start in range(low, high):
+            if start < position or start not in boundaries:
                 continue
-            last = bisect_right(ordered, start + self._max_chars, lo=at + 1) - 1
-            for end in reversed(ordered[at + 1 : last + 1]):
-                type_index = entries.get(text[start:end])
-                if type_index is not None:
-                    spans.append((start, end, type_index))
-                    position = end
+            window = min(len(text), start + self._max_chars)
+            while window > start:
+                found = self._automaton.find_matches_as_indexes(text[start:window])
+                if not found or found[0][1] != 0:
+                    break  # no entry starts here
+                i, _, length = found[0]
+                if start + length in boundaries:
+                    spans.append((start, start + length, self._type_of[i]))
+                    position = start + length
                     break
-            at += 1
+                window = start + length - 1
+                while window > start and window not in boundaries:
+                    window -= 1
         return position
