@@ -10,6 +10,7 @@ from schemas.errors import UserInputError
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 COMMAND_MODULES = [
     "erlangshen_data.commands.prepare",
+    "erlangshen_data.commands.segment",
     "erlangshen_data.commands.validate",
     "erlangshen_data.commands.train",
     "erlangshen_data.commands.export",

@@ -91,8 +91,9 @@ class PrepareConfig:
     report: bool = True  # report.html next to the manifest
     sop: SopConfig = field(default_factory=SopConfig)
     seed: int = 1234
-    segmenter: str = "jieba"
+    segmenter: str = "jieba"  # pipeline.segment.BACKENDS
     hmm: bool = True
+    user_dict: str | None = None  # jieba-format user dictionary (`word [freq] [tag]`), read on each worker
     input_format: str = "auto"
     text_field: str = "text"
     lowercase: bool = True  # bert-base-chinese is uncased

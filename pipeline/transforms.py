@@ -30,7 +30,7 @@ from pipeline.config import PrepareConfig
 from pipeline.documents import Document, Rejection
 from pipeline.examples import CleanDocument, batch_stats, build_rows, split_by_chars
 from pipeline.readers import InputFormat, parse_file
-from pipeline.segment import create_segmenter
+from pipeline.segment import create_segmenter, read_user_dict
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import parse_vocab
 from schemas.manifest import (
@@ -124,7 +124,10 @@ class _Tools:
         self.special = vocab.special_tokens
         self.entity_types = lexicon.types
         self.annotator = BatchAnnotator(
-            segmenter=create_segmenter(config.segmenter, config.hmm),
+            segmenter=create_segmenter(
+                config.segmenter, config.hmm, user_words=sorted(lexicon.entries),
+                user_dict=read_user_dict(config.user_dict) if config.user_dict else (),
+            ),
             matcher=EntityMatcher(lexicon),
             tokenizer=BertChineseTokenizer(vocab, config.lowercase),
         )

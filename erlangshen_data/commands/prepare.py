@@ -8,6 +8,7 @@ from importlib import resources
 
 from pipeline.config import CleanConfig, PrepareConfig, SopConfig
 from pipeline.prepare import run_prepare
+from pipeline.segment import BACKENDS, read_user_dict
 from runners.local import local_options
 
 
@@ -34,7 +35,12 @@ def register(subparsers) -> None:
     parser.add_argument("--min-chars", type=int, default=CleanConfig.min_chars)
     parser.add_argument("--min-cjk-ratio", type=float, default=CleanConfig.min_cjk_ratio)
     parser.add_argument("--keep-traditional", action="store_true", help="do not convert to simplified")
+    parser.add_argument("--segmenter", choices=BACKENDS, default=PrepareConfig.segmenter,
+                        help="word units for WWM: jieba (exact jieba output, fast), jieba-reference (plain "
+                             "jieba), pkuseg (more accurate, slower)")
     parser.add_argument("--no-hmm", action="store_true", help="jieba without HMM for unknown words")
+    parser.add_argument("--user-dict", metavar="FILE",
+                        help="your own terms, jieba user-dict format (word [freq] [tag] per line)")
     parser.add_argument("--num-shards", type=int, default=0, help="default: one per 256 MB of input")
     parser.add_argument("--workers", type=int, default=1, help="DirectRunner worker processes")
     parser.set_defaults(func=run)
@@ -46,7 +52,9 @@ def config_from_args(args: argparse.Namespace) -> PrepareConfig:
                           to_simplified=not args.keep_traditional),
         sop=SopConfig(max_seq_len=args.max_seq_len, short_seq_prob=args.short_seq_prob),
         seed=args.seed,
+        segmenter=args.segmenter,
         hmm=not args.no_hmm,
+        user_dict=args.user_dict,
         input_format=args.format,
         text_field=args.text_field,
         num_shards=args.num_shards,
@@ -55,6 +63,8 @@ def config_from_args(args: argparse.Namespace) -> PrepareConfig:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    if args.user_dict:
+        read_user_dict(args.user_dict)  # a bad line stops the run here, not on a worker
     summary = run_prepare(
         inputs=args.input or [sample_corpus_glob()],
         output_dir=args.output,
