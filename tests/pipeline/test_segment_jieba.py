@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
@@ -35,7 +35,7 @@ def test_fast_jieba_equals_jieba_on_every_wudao_document(wudao_docs, hmm):
     assert different == []
 
 
-def test_fast_jieba_equals_jieba_with_lexicon_words_and_user_dict(wudao_docs, tmp_path):
+def test_fast_jieba_equals_jieba_with_lexicon_words_and_user_dict(wudao_docs):
     from knowledge.lexicon import load_lexicons
     from tests.conftest import SHARED_DATA, require_shared
 
@@ -62,12 +62,12 @@ def test_fast_jieba_equals_jieba_on_ascii_runs_and_rare_characters(text):
         assert _fast(hmm).cut(text) == _reference(hmm).cut(text)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fast(hmm: bool) -> FastJiebaSegmenter:
     return FastJiebaSegmenter(hmm)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _reference(hmm: bool) -> JiebaReferenceSegmenter:
     return JiebaReferenceSegmenter(hmm)
 
