@@ -1,6 +1,6 @@
 """The reference stack: how the anchors (Fengshenbang-LM, PaddleNLP) prepare the same rows.
 
-Per sentence: regex split, `jieba.lcut`, `transformers.BertTokenizer`, token offsets found by walking
+Per sentence: regex split, plain jieba, `transformers.BertTokenizer`, token offsets found by walking
 the sentence, entity spans from the same lexicon matcher, then a straightforward SOP builder over
 Python lists and `pa.Table.from_pylist`. It draws from the same per-document RNG as the pipeline, so
 where the two tokenizations agree (nearly always) the rows are the same; `throughput.py` reports the
@@ -10,7 +10,6 @@ A benchmark baseline, not product code: nothing in `pipeline/` imports it.
 """
 from __future__ import annotations
 
-import logging
 import unicodedata
 
 import pyarrow as pa
@@ -18,21 +17,22 @@ import pyarrow as pa
 from knowledge.matcher import EntityMatcher
 from pipeline.config import SopConfig
 from pipeline.examples import document_rng
+from pipeline.segment import Segmenter
 from pipeline.sentences import split_sentences
 from schemas.shard import SHARD_SCHEMA, SOP_ORIGINAL, SOP_SINGLE, SOP_SWAPPED
 
 
 class ReferenceStack:
-    def __init__(self, vocab_path: str, matcher: EntityMatcher, config: SopConfig, seed: int, hmm: bool = True):
-        import jieba
+    """`jieba` is plain jieba (the `jieba-reference` segmenter, with the lexicon's words added as the
+    pipeline adds them), so the two sides segment alike and only the machinery differs."""
+
+    def __init__(self, vocab_path: str, jieba: Segmenter, matcher: EntityMatcher, config: SopConfig, seed: int):
         from transformers import BertTokenizer
 
-        jieba.setLogLevel(logging.WARNING)
-        self.jieba = jieba.Tokenizer()
-        self.jieba.initialize()
+        self.jieba = jieba
         self.bert = BertTokenizer(vocab_path)
         self.matcher = matcher
-        self.config, self.seed, self.hmm = config, seed, hmm
+        self.config, self.seed = config, seed
 
     def sentence(self, text: str) -> dict | None:
         tokens = self.bert.tokenize(text)
@@ -41,7 +41,7 @@ class ReferenceStack:
         ids = self.bert.convert_tokens_to_ids(tokens)
         offsets = _token_offsets(text, tokens)
         word_starts, position = set(), 0
-        for word in self.jieba.lcut(text, HMM=self.hmm):
+        for word in self.jieba.cut(text):
             word_starts.add(position)
             position += len(word)
         word_start = [offset in word_starts for offset in offsets]

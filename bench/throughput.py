@@ -87,20 +87,29 @@ class _Timed:
 
 # ---------------------------------------------------------------- children (one measurement each)
 
-def _tools(args):
+def _lexicon_and_segmenter(name: str | None):
+    """As the pipeline's workers build them (pipeline/transforms.py `_Tools`): the default lexicon,
+    and a segmenter that keeps its entries whole."""
     from knowledge.lexicon import load_lexicons
-    from knowledge.matcher import EntityMatcher
-    from pipeline.annotate import BatchAnnotator
     from pipeline.clean import normalize_text
     from pipeline.config import PrepareConfig
     from pipeline.segment import create_segmenter
+
+    config = PrepareConfig()
+    lexicon = load_lexicons([], lambda text: normalize_text(text, config.clean.to_simplified))
+    segmenter = create_segmenter(name or config.segmenter, config.hmm, user_words=sorted(lexicon.entries))
+    return config, lexicon, segmenter
+
+
+def _tools(args):
+    from knowledge.matcher import EntityMatcher
+    from pipeline.annotate import BatchAnnotator
     from pipeline.tokenize import BertChineseTokenizer
     from pipeline.vocab import load_vocab
 
-    config = PrepareConfig()
+    config, lexicon, segmenter = _lexicon_and_segmenter(args.segmenter)
     vocab = load_vocab(args.vocab)
-    matcher = EntityMatcher(load_lexicons([], lambda text: normalize_text(text, config.clean.to_simplified)))
-    segmenter = create_segmenter(args.segmenter or config.segmenter, config.hmm)
+    matcher = EntityMatcher(lexicon)
     annotator = BatchAnnotator(segmenter, matcher, BertChineseTokenizer(vocab, config.lowercase))
     _warm_up(args, config, vocab, annotator)
     return config, vocab, annotator
@@ -186,14 +195,11 @@ def child_stages(args) -> dict:
 
 def child_segmenter(args) -> dict:
     """One backend alone over every sentence: the figure to compare the stages against."""
-    from pipeline.config import PrepareConfig
-    from pipeline.segment import create_segmenter
     from pipeline.sentences import split_sentences
 
-    config = PrepareConfig()
+    config, _, segmenter = _lexicon_and_segmenter(args.segmenter)
     clock = _Clock()
     sentences = [s for docs in _documents(args.files, config, clock) for d in docs for s in split_sentences(d.text)]
-    segmenter = create_segmenter(args.segmenter, config.hmm)
     with clock.stage("segment"):
         for sentence in sentences:
             segmenter.cut(sentence)
@@ -223,7 +229,8 @@ def child_reference(args) -> dict:
     clock = _Clock()
     with clock.stage("setup"):
         config, vocab, annotator = _tools(args)
-        reference = ReferenceStack(str(args.vocab), annotator.matcher, config.sop, config.seed, config.hmm)
+        _, _, jieba_reference = _lexicon_and_segmenter("jieba-reference")
+        reference = ReferenceStack(str(args.vocab), jieba_reference, annotator.matcher, config.sop, config.seed)
     with clock.stage("run"):
         tables = [reference.table([(d.doc_id, d.text) for d in docs])
                   for docs in _documents(args.files, config, _Clock())]
