@@ -10,6 +10,8 @@ from schemas.errors import UserInputError
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 COMMAND_MODULES = [
     "erlangshen_data.commands.prepare",
+    "erlangshen_data.commands.lexicon",
+    "erlangshen_data.commands.plan",
     "erlangshen_data.commands.segment",
     "erlangshen_data.commands.validate",
     "erlangshen_data.commands.train",

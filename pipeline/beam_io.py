@@ -6,7 +6,11 @@ looks complete.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+import threading
 import zlib
+from pathlib import Path
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -91,3 +95,27 @@ def move_files(moves: list[tuple[str, str]]) -> None:
 def read_text(path: str) -> str:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         return handle.read().decode("utf-8")
+
+
+def local_copy(path: str) -> str:
+    """A path that plain file APIs can open: `path` itself when it is local, else a copy of the object
+    in this machine's temp directory, fetched once per version of the object and kept under its own
+    file name (some loaders take meaning from the name). Lets the lexicon loaders, which know nothing
+    of Beam, read gs:// and s3:// files on the driver and on every worker."""
+    if FileSystems.get_scheme(path) in (None, "file"):
+        return path
+    metadata = FileSystems.match([path])[0].metadata_list
+    if not metadata:
+        raise FileNotFoundError(f"{path} does not exist")
+    version = f"{path}\0{metadata[0].size_in_bytes}\0{metadata[0].last_updated_in_seconds}"
+    name = FileSystems.split(path)[1]
+    target = Path(tempfile.gettempdir(), "erlangshen-data", hashlib.sha256(version.encode()).hexdigest()[:16], name)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.inprogress")
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as source, \
+                open(partial, "wb") as sink:
+            while chunk := source.read(_CHUNK):
+                sink.write(chunk)
+        os.replace(partial, target)  # atomic: a concurrent reader sees the whole file or none
+    return str(target)

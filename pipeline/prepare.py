@@ -6,6 +6,7 @@ as one clear error, before any worker starts.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 
@@ -13,27 +14,43 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from knowledge.lexicon import load_lexicons
+from knowledge.lexicon import LexiconOptions, load_lexicons
 from pipeline import beam_io
 from pipeline.clean import normalize_text
 from pipeline.config import PrepareConfig
+from pipeline.report import REPORT_NAME
 from pipeline.transforms import LEDGER_DIR, STAGING_DIR, SUMMARY_NAME, OutputPlan, PrepareCorpus
-from pipeline.vocab import Vocab, build_default_vocab, load_vocab
+from pipeline.vocab import Vocab, build_default_vocab, parse_vocab
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, VocabInfo
 
 
+def earlier_run_files(output_dir: str) -> dict[str, list[str]]:
+    """Each output entry -> the files it holds. Object stores (gs://, s3://) have no directories: a
+    folder is there only through the objects under it, so folders are listed, never `exists`-checked
+    (and deleting a folder's name there would leave its files behind)."""
+    found: dict[str, list[str]] = {}
+    for name in (MANIFEST_NAME, SHARDS_DIR, LEDGER_DIR, SUMMARY_NAME, REPORT_NAME, STAGING_DIR):
+        path = FileSystems.join(output_dir, name)
+        if name in (MANIFEST_NAME, SUMMARY_NAME, REPORT_NAME):
+            found[name] = [path] if FileSystems.exists(path) else []
+        else:
+            listed = FileSystems.match([FileSystems.join(path, "**")])[0].metadata_list
+            found[name] = sorted(metadata.path for metadata in listed)
+    return found
+
+
 def prepare_output_dir(output_dir: str, overwrite: bool) -> None:
     """Refuses to mix runs: an earlier run's files are kept unless the user says --overwrite."""
-    previous = [name for name in (MANIFEST_NAME, SHARDS_DIR, LEDGER_DIR, SUMMARY_NAME, STAGING_DIR)
-                if FileSystems.exists(FileSystems.join(output_dir, name))]
+    earlier = earlier_run_files(output_dir)
+    previous = [name for name, files in earlier.items() if files]
     if previous and not overwrite:
         state = "a finished run" if MANIFEST_NAME in previous else "an unfinished (interrupted) run"
         raise UserInputError(
             f"{output_dir} already holds {state} ({', '.join(previous)}); pass --overwrite to replace it"
         )
     if previous:
-        FileSystems.delete([FileSystems.join(output_dir, name) for name in previous])
+        FileSystems.delete([path for files in earlier.values() for path in files])
     if not FileSystems.exists(output_dir):
         FileSystems.mkdirs(output_dir)
 
@@ -44,20 +61,42 @@ def shard_count(config: PrepareConfig, input_bytes: int) -> int:
     return max(1, math.ceil(input_bytes / config.shard_input_bytes))
 
 
-def run_prepare(
+def read_vocab(path: str) -> Vocab:
+    """Through FileSystems, so a gs:// vocab reads like a local one."""
+    try:
+        text = beam_io.read_text(path)
+    except (OSError, UnicodeDecodeError) as error:  # Beam's BeamIOError is an OSError
+        raise UserInputError(f"cannot read vocab {path}: {error}") from error
+    return parse_vocab(text, path)
+
+
+def lexicon_file(path: str) -> str:
+    """A local path for the lexicon loaders (cloud objects are copied once per machine)."""
+    try:
+        return beam_io.local_copy(path)
+    except OSError as error:
+        raise UserInputError(f"cannot read lexicon: {error}") from error
+
+
+def build_prepare(
+    pipeline: beam.Pipeline,
     inputs: Sequence[str],
     output_dir: str,
     config: PrepareConfig,
     vocab_path: str | None = None,
     lexicon_paths: Sequence[str] = (),
     overwrite: bool = False,
-    options: PipelineOptions | None = None,
-) -> dict:
-    """Runs the pipeline to completion and returns the run summary (also written to the output)."""
+    lexicon_options: LexiconOptions = LexiconOptions(),
+) -> None:
+    """Checks the request, stages the vocab in the output and adds `PrepareCorpus` to `pipeline`
+    without running it: what a runner's graph check translates, and what `run_prepare` runs."""
     config.validate()
     files = beam_io.expand_inputs(list(inputs))
-    vocab: Vocab = load_vocab(vocab_path) if vocab_path else build_default_vocab()
-    lexicon = load_lexicons(lexicon_paths, lambda t: normalize_text(t, config.clean.to_simplified))
+    vocab: Vocab = read_vocab(vocab_path) if vocab_path else build_default_vocab()
+    lexicon = load_lexicons(lexicon_paths, lambda t: normalize_text(t, config.clean.to_simplified),
+                            lexicon_options, lexicon_file)
+    if lexicon.counts.get("malformed_lines"):
+        logging.warning("lexicon: skipped %d malformed lines", lexicon.counts["malformed_lines"])
     prepare_output_dir(output_dir, overwrite)
     vocab_file = FileSystems.join(output_dir, VOCAB_NAME)
     beam_io.write_atomically(vocab_file, vocab.to_text().encode("utf-8"))
@@ -68,10 +107,25 @@ def run_prepare(
         vocab_file=vocab_file,
         lexicon_paths=tuple(lexicon_paths),
         entity_types=lexicon.types,
+        lexicon_options=lexicon_options,
     )
     vocab_info = VocabInfo(file=VOCAB_NAME, sha256=vocab.sha256, size=len(vocab.tokens))
+    _ = pipeline | "prepare_corpus" >> PrepareCorpus(
+        [path for path, _ in files], config, plan, vocab_info, vocab.special_tokens
+    )
+
+
+def run_prepare(
+    inputs: Sequence[str],
+    output_dir: str,
+    config: PrepareConfig,
+    vocab_path: str | None = None,
+    lexicon_paths: Sequence[str] = (),
+    overwrite: bool = False,
+    options: PipelineOptions | None = None,
+    lexicon_options: LexiconOptions = LexiconOptions(),
+) -> dict:
+    """Runs the pipeline to completion and returns the run summary (also written to the output)."""
     with beam.Pipeline(options=options or PipelineOptions([])) as pipeline:
-        _ = pipeline | "prepare_corpus" >> PrepareCorpus(
-            [path for path, _ in files], config, plan, vocab_info, vocab.special_tokens
-        )
+        build_prepare(pipeline, inputs, output_dir, config, vocab_path, lexicon_paths, overwrite, lexicon_options)
     return json.loads(beam_io.read_text(FileSystems.join(output_dir, SUMMARY_NAME)))

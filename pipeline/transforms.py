@@ -21,14 +21,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from knowledge.lexicon import load_lexicons
+from knowledge.lexicon import LexiconOptions, load_lexicons
 from knowledge.matcher import EntityMatcher
 from pipeline import beam_io
 from pipeline.annotate import BatchAnnotator
-from pipeline.clean import clean_text, normalize_text
+from pipeline.clean import clean_documents, normalize_text
 from pipeline.config import PrepareConfig
+from pipeline.dedup_transforms import NearDeduplicate
+from pipeline.report_transforms import CorpusReport
 from pipeline.documents import Document, Rejection
 from pipeline.examples import CleanDocument, batch_stats, build_rows, split_by_chars
+from pipeline.progress import ReportProgress
 from pipeline.readers import InputFormat, parse_file
 from pipeline.segment import create_segmenter, read_user_dict
 from pipeline.tokenize import BertChineseTokenizer
@@ -56,8 +59,9 @@ class OutputPlan:
     output_dir: str
     num_shards: int
     vocab_file: str  # path of the vocab copy inside output_dir
-    lexicon_paths: tuple[str, ...]
+    lexicon_paths: tuple[str, ...]  # `--lexicon` specs: [FORMAT:[TYPE:]]PATH
     entity_types: tuple[str, ...]
+    lexicon_options: LexiconOptions = LexiconOptions()
 
 
 def document_key(doc: CleanDocument) -> int:
@@ -91,15 +95,18 @@ class ReadFiles(beam.DoFn):
 
 
 class CleanDocuments(beam.DoFn):
+    """A batch in: cleaning's statistics are a few numpy passes over a whole batch."""
+
     def __init__(self, config: PrepareConfig) -> None:
         self._config = config.clean
 
-    def process(self, doc: Document):
-        text, reason = clean_text(doc.title, doc.text, self._config)
-        if reason:
-            yield _reject(Rejection(doc.doc_id, doc.source, reason))
-        else:
-            yield CleanDocument(doc.doc_id, doc.source, text)
+    def process(self, docs: list[Document]):
+        results = clean_documents([(doc.title, doc.text) for doc in docs], self._config)
+        for doc, (text, reason) in zip(docs, results):
+            if reason:
+                yield _reject(Rejection(doc.doc_id, doc.source, reason))
+            else:
+                yield CleanDocument(doc.doc_id, doc.source, text)
 
 
 class KeepFirstOfDuplicates(beam.DoFn):
@@ -120,13 +127,13 @@ class _Tools:
     def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
         vocab = parse_vocab(beam_io.read_text(plan.vocab_file), plan.vocab_file)
         normalize = lambda text: normalize_text(text, config.clean.to_simplified)  # noqa: E731
-        lexicon = load_lexicons(plan.lexicon_paths, normalize)
+        lexicon = load_lexicons(plan.lexicon_paths, normalize, plan.lexicon_options, beam_io.local_copy)
         self.special = vocab.special_tokens
         self.entity_types = lexicon.types
         self.annotator = BatchAnnotator(
             segmenter=create_segmenter(
                 config.segmenter, config.hmm, user_words=sorted(lexicon.entries),
-                user_dict=read_user_dict(config.user_dict) if config.user_dict else (),
+                user_dict=read_user_dict(beam_io.local_copy(config.user_dict)) if config.user_dict else (),
             ),
             matcher=EntityMatcher(lexicon),
             tokenizer=BertChineseTokenizer(vocab, config.lowercase),
@@ -292,19 +299,25 @@ class PrepareCorpus(beam.PTransform):
             | "read_and_parse" >> beam.ParDo(ReadFiles(config.input_format, config.text_field)).with_outputs(
                 REJECTED, STATS, main="documents")
         )
-        cleaned = read.documents | "clean" >> beam.ParDo(CleanDocuments(config)).with_outputs(REJECTED, main="kept")
+        cleaned = (
+            read.documents
+            | "batch_for_cleaning" >> beam.BatchElements(
+                min_batch_size=config.batch_size, max_batch_size=max(config.batch_size, 512))
+            | "clean" >> beam.ParDo(CleanDocuments(config)).with_outputs(REJECTED, main="kept")
+        )
         unique = (
             cleaned.kept
             | "key_by_text" >> beam.Map(lambda d: (hashlib.sha1(d.text.encode("utf-8")).hexdigest(), d))
             | "group_identical" >> beam.GroupByKey()
             | "dedup_exact" >> beam.ParDo(KeepFirstOfDuplicates()).with_outputs(REJECTED, main="kept")
         )
-        built = (
-            unique.kept
-            | "batch_documents" >> beam.BatchElements(
-                min_batch_size=config.batch_size, max_batch_size=config.batch_size)
-            | "build_examples" >> beam.ParDo(BuildExamples(config, plan)).with_outputs(REJECTED, STATS, main="rows")
-        )
+        near = unique.kept | "dedup_near" >> NearDeduplicate(config.dedup, config.batch_size)
+        batches = near["kept"] | "batch_documents" >> beam.BatchElements(
+            min_batch_size=config.batch_size, max_batch_size=config.batch_size)
+        _ = read[STATS] | "progress_read" >> beam.ParDo(ReportProgress("read", _file_progress))
+        _ = batches | "progress_segment" >> beam.ParDo(ReportProgress("segment", _batch_progress))
+        built = batches | "build_examples" >> beam.ParDo(BuildExamples(config, plan)).with_outputs(
+            REJECTED, STATS, main="rows")
         placeholders = [(i, None) for i in range(plan.num_shards)]
         shards = (
             (built.rows, pbegin | "every_shard" >> beam.Create(placeholders))
@@ -313,7 +326,7 @@ class PrepareCorpus(beam.PTransform):
             | "write_shards" >> beam.ParDo(WriteShard(plan))
         )
         rejected = (
-            (read[REJECTED], cleaned[REJECTED], unique[REJECTED], built[REJECTED])
+            (read[REJECTED], cleaned[REJECTED], unique[REJECTED], near[REJECTED], built[REJECTED])
             | "all_rejections" >> beam.Flatten()
             | "key_rejection" >> beam.Map(lambda r: (_bucket(r, plan.num_shards), r))
         )
@@ -324,6 +337,9 @@ class PrepareCorpus(beam.PTransform):
             | "write_ledger" >> beam.ParDo(WriteLedger(plan))
             | "count_rejections" >> beam.CombineGlobally(SumCounters())
         )
+        if config.report:
+            _ = {"read": read.documents, "kept": near["kept"], "rejected": ledger_counts,
+                 "cluster_sizes": near["cluster_sizes"]} | "report" >> CorpusReport(plan.output_dir)
         stats = (
             (read[STATS], built[STATS])
             | "all_stats" >> beam.Flatten()
@@ -339,6 +355,14 @@ class PrepareCorpus(beam.PTransform):
                 rejected=beam.pvalue.AsSingleton(ledger_counts),
             )
         )
+
+
+def _file_progress(stats: Counter) -> tuple[int, int]:
+    return stats["records_read"], stats["input_bytes"]
+
+
+def _batch_progress(docs: list[CleanDocument]) -> tuple[int, int]:
+    return len(docs), sum(len(doc.text.encode("utf-8")) for doc in docs)
 
 
 def _bucket(rejection: Rejection, buckets: int) -> int:

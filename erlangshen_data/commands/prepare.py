@@ -6,10 +6,14 @@ import json
 import time
 from importlib import resources
 
-from pipeline.config import CleanConfig, PrepareConfig, SopConfig
+from erlangshen_data.commands.lexicon import add_lexicon_arguments, lexicon_options, lexicon_paths
+from erlangshen_data.commands.runner_args import add_runner_arguments, check_worker_paths, runner_options
+from pipeline import beam_io
+from pipeline.clean_rules import parse_boilerplate_rules
+from pipeline.config import CleanConfig, DedupConfig, PrepareConfig, SopConfig
 from pipeline.prepare import run_prepare
 from pipeline.segment import BACKENDS, read_user_dict
-from runners.local import local_options
+from schemas.errors import UserInputError
 
 
 def sample_corpus_glob() -> str:
@@ -24,9 +28,7 @@ def register(subparsers) -> None:
     parser.add_argument("--output", required=True, metavar="DIR")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in DIR")
     parser.add_argument("--vocab", help="BERT vocab.txt; default: a BERT-Chinese-style vocab built offline")
-    parser.add_argument("--lexicon", action="append", default=[], metavar="TSV",
-                        help="entity lexicon (surface<TAB>type[<TAB>weight]); repeatable; "
-                             "default: proper nouns of jieba's dictionary")
+    add_lexicon_arguments(parser)
     parser.add_argument("--format", choices=["auto", "wudao", "jsonl", "text"], default="auto")
     parser.add_argument("--text-field", default="text", help="text field of JSON Lines records")
     parser.add_argument("--max-seq-len", type=int, default=SopConfig.max_seq_len)
@@ -35,6 +37,16 @@ def register(subparsers) -> None:
     parser.add_argument("--min-chars", type=int, default=CleanConfig.min_chars)
     parser.add_argument("--min-cjk-ratio", type=float, default=CleanConfig.min_cjk_ratio)
     parser.add_argument("--keep-traditional", action="store_true", help="do not convert to simplified")
+    parser.add_argument("--pii", choices=["replace", "drop"], default="replace",
+                        help="URLs, e-mail addresses, phone numbers: replace by <url>/<email>/<phone>, or drop")
+    parser.add_argument("--keep-pii", action="store_true", help="leave URLs, e-mail addresses and phones as they are")
+    parser.add_argument("--boilerplate-rules", metavar="FILE",
+                        help="extra boilerplate-line regexes, one per line, on top of the built-in ones")
+    parser.add_argument("--no-near-dedup", action="store_true", help="exact deduplication only")
+    parser.add_argument("--dedup-threshold", type=float, default=DedupConfig.threshold,
+                        help="estimated Jaccard (5-character shingles) from which documents are near-duplicates")
+    parser.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                        help="write report.html next to the manifest")
     parser.add_argument("--segmenter", choices=BACKENDS, default=PrepareConfig.segmenter,
                         help="word units for WWM: jieba (exact jieba output, fast), jieba-reference (plain "
                              "jieba), pkuseg (more accurate, slower)")
@@ -42,14 +54,29 @@ def register(subparsers) -> None:
     parser.add_argument("--user-dict", metavar="FILE",
                         help="your own terms, jieba user-dict format (word [freq] [tag] per line)")
     parser.add_argument("--num-shards", type=int, default=0, help="default: one per 256 MB of input")
-    parser.add_argument("--workers", type=int, default=1, help="DirectRunner worker processes")
+    add_runner_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def _boilerplate_rules(path: str | None) -> tuple[str, ...]:
+    """The rules file is read here, once: its patterns travel in the config to every worker and into
+    the manifest."""
+    if not path:
+        return ()
+    try:
+        text = beam_io.read_text(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserInputError(f"cannot read --boilerplate-rules {path}: {error}") from None
+    return parse_boilerplate_rules(text, path)
 
 
 def config_from_args(args: argparse.Namespace) -> PrepareConfig:
     return PrepareConfig(
         clean=CleanConfig(min_chars=args.min_chars, min_cjk_ratio=args.min_cjk_ratio,
-                          to_simplified=not args.keep_traditional),
+                          to_simplified=not args.keep_traditional, pii="keep" if args.keep_pii else args.pii,
+                          boilerplate_rules=_boilerplate_rules(args.boilerplate_rules)),
+        dedup=DedupConfig(near=not args.no_near_dedup, threshold=args.dedup_threshold),
+        report=args.report,
         sop=SopConfig(max_seq_len=args.max_seq_len, short_seq_prob=args.short_seq_prob),
         seed=args.seed,
         segmenter=args.segmenter,
@@ -63,16 +90,21 @@ def config_from_args(args: argparse.Namespace) -> PrepareConfig:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    inputs = args.input or [sample_corpus_glob()]
+    check_worker_paths(args, [("input", inputs), ("output", [args.output]), ("lexicon", lexicon_paths(args.lexicon)),
+                              ("user-dict", [args.user_dict] if args.user_dict else [])])
     if args.user_dict:
-        read_user_dict(args.user_dict)  # a bad line stops the run here, not on a worker
+        read_user_dict(beam_io.local_copy(args.user_dict))  # a bad line stops the run here, not on a worker
+    options = runner_options(args)
     summary = run_prepare(
-        inputs=args.input or [sample_corpus_glob()],
+        inputs=inputs,
         output_dir=args.output,
         config=config_from_args(args),
         vocab_path=args.vocab,
         lexicon_paths=args.lexicon,
         overwrite=args.overwrite,
-        options=local_options(args.workers),
+        options=options,
+        lexicon_options=lexicon_options(args),
     )
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     print(f"wall time: {time.perf_counter() - started:.1f} s")
