@@ -24,13 +24,16 @@ from pipeline.vocab import Vocab, build_default_vocab, parse_vocab
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, VocabInfo
 
+GX_PROJECT = "gx"  # the folder Great Expectations' file context keeps under a validated output
+
 
 def earlier_run_files(output_dir: str) -> dict[str, list[str]]:
     """Each output entry -> the files it holds. Object stores (gs://, s3://) have no directories: a
     folder is there only through the objects under it, so folders are listed, never `exists`-checked
     (and deleting a folder's name there would leave its files behind)."""
     found: dict[str, list[str]] = {}
-    for name in (MANIFEST_NAME, SHARDS_DIR, LEDGER_DIR, SUMMARY_NAME, REPORT_NAME, STAGING_DIR):
+    # GX_PROJECT: what `validate` wrote about the earlier run's shards is stale once they are replaced.
+    for name in (MANIFEST_NAME, SHARDS_DIR, LEDGER_DIR, SUMMARY_NAME, REPORT_NAME, STAGING_DIR, GX_PROJECT):
         path = FileSystems.join(output_dir, name)
         if name in (MANIFEST_NAME, SUMMARY_NAME, REPORT_NAME):
             found[name] = [path] if FileSystems.exists(path) else []

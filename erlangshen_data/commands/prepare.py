@@ -8,6 +8,7 @@ from importlib import resources
 
 from erlangshen_data.commands.lexicon import add_lexicon_arguments, lexicon_options, lexicon_paths
 from erlangshen_data.commands.runner_args import add_runner_arguments, check_worker_paths, runner_options
+from erlangshen_data.commands.validate import validate_and_report
 from pipeline import beam_io
 from pipeline.clean_rules import parse_boilerplate_rules
 from pipeline.config import CleanConfig, DedupConfig, PrepareConfig, SopConfig
@@ -27,6 +28,8 @@ def register(subparsers) -> None:
                              "default: the embedded sample corpus")
     parser.add_argument("--output", required=True, metavar="DIR")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in DIR")
+    parser.add_argument("--validate", action="store_true",
+                        help="validate the output with Great Expectations at the end (exit 1 if it fails)")
     parser.add_argument("--vocab", help="BERT vocab.txt; default: a BERT-Chinese-style vocab built offline")
     add_lexicon_arguments(parser)
     parser.add_argument("--format", choices=["auto", "wudao", "jsonl", "text"], default="auto")
@@ -109,4 +112,4 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     print(f"wall time: {time.perf_counter() - started:.1f} s")
     print(f"output: {args.output}")
-    return 0
+    return validate_and_report(args.output) if args.validate else 0

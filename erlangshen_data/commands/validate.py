@@ -46,15 +46,20 @@ def _print_progress(done: int, total: int, file: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemas.validate import validate_output  # GX takes seconds to import: only when validating
-
-    report = validate_output(
+    return validate_and_report(
         args.output,
         workers=args.workers,
         sample_rows=args.sample_rows,
         max_reject_rate=args.max_reject_rate,
         sop_tolerance=args.sop_tolerance,
-        progress=None if args.quiet else _print_progress,
+        quiet=args.quiet,
     )
+
+
+def validate_and_report(output: str, *, quiet: bool = False, **settings) -> int:
+    """Shared by `validate` and `prepare --validate`: prints the summary, returns the exit status."""
+    from schemas.validate import validate_output  # GX takes seconds to import: only when validating
+
+    report = validate_output(output, progress=None if quiet else _print_progress, **settings)
     print(report.summary())
     return 0 if report.success else 1

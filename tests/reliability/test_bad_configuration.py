@@ -46,3 +46,4 @@ def test_max_seq_len_too_small(run_cli):
 
 def test_sample_corpus_is_the_default_input():
     assert list(SAMPLE_CORPUS.glob("*.json")) or pytest.skip("sample corpus not written yet")
+
