@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a new machine (Python 3.11 + pip, nothing else):
 #   bash tasks.sh sample   set up .venv and run `prepare` on the embedded sample corpus
-#   bash tasks.sh test     set up .venv and run the test suite
+#   bash tasks.sh test     set up .venv (with the train, test and gcp extras) and run the test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -25,7 +25,7 @@ case "${1:-}" in
     # The CPU build of torch 2.13.0 for tests; GPU users install the build their platform needs.
     setup ""
     $VENV/bin/python -c "import torch" 2>/dev/null || $PIP install -q "torch==2.13.0"
-    setup "[train,test]"
+    setup "[train,test,gcp]"  # gcp: the Dataflow graph tests build a real (dry-run) job
     "$VENV/bin/python" -m pytest -q "${@:2}"
     ;;
   *)
