@@ -101,7 +101,7 @@ class PrepareConfig:
     # the runner or its worker count.
     shard_input_bytes: int = 256 * 1024 * 1024
     num_shards: int = 0  # 0 = derive from input bytes
-    batch_size: int = 64  # documents per stage call: amortises Beam's per-element cost
+    batch_size: int = 256  # documents per stage call: amortises Beam's per-element cost
 
     def validate(self) -> None:
         if self.sop.max_seq_len < 8:
