@@ -101,6 +101,9 @@ class PrepareConfig:
     # the runner or its worker count.
     shard_input_bytes: int = 256 * 1024 * 1024
     num_shards: int = 0  # 0 = derive from input bytes
+    # Keep each rejected document's text in the ledger, for audits of what the filters drop. Off by
+    # default: at WuDao scale the rejected text is tens of GB shuffled to the ledger writers.
+    ledger_text: bool = False
     batch_size: int = 256  # documents per stage call: amortises Beam's per-element cost
 
     def validate(self) -> None:

@@ -75,22 +75,26 @@ class ConnectedComponents(beam.CombineFn):
 
 
 class DropNearDuplicates(beam.DoFn):
+    def __init__(self, ledger_text: bool) -> None:
+        self._ledger_text = ledger_text
+
     def process(self, doc: CleanDocument, duplicates: dict):
         kept = duplicates.get(_node(doc))
         if kept is None:
             yield doc
         else:
             Metrics.counter(_NAMESPACE, f"rejected.{NEAR_DUPLICATE}").inc()
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc.doc_id, doc.source, NEAR_DUPLICATE, kept[0]))
+            text = doc.text if self._ledger_text else ""
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc.doc_id, doc.source, NEAR_DUPLICATE, kept[0], text))
 
 
 class NearDeduplicate(beam.PTransform):
     """CleanDocuments in; a dict out: "kept" documents, "rejected" near-duplicates (detail = the kept
     doc_id) and "cluster_sizes" (one {cluster size: clusters} element, for the report)."""
 
-    def __init__(self, config: DedupConfig, batch_size: int) -> None:
+    def __init__(self, config: DedupConfig, batch_size: int, ledger_text: bool = False) -> None:
         super().__init__()
-        self._config, self._batch_size = config, batch_size
+        self._config, self._batch_size, self._ledger_text = config, batch_size, ledger_text
 
     def expand(self, docs):
         if not self._config.near:
@@ -106,6 +110,6 @@ class NearDeduplicate(beam.PTransform):
             | "connected_components" >> beam.CombineGlobally(ConnectedComponents())
         )
         result = docs | "drop_near_duplicates" >> beam.ParDo(
-            DropNearDuplicates(), duplicates=beam.pvalue.AsSingleton(duplicates)).with_outputs(REJECTED, main="kept")
+            DropNearDuplicates(self._ledger_text), duplicates=beam.pvalue.AsSingleton(duplicates)).with_outputs(REJECTED, main="kept")
         sizes = duplicates | "cluster_sizes" >> beam.Map(cluster_sizes)
         return {"kept": result.kept, REJECTED: result[REJECTED], "cluster_sizes": sizes}

@@ -20,6 +20,10 @@ class Rejection:
     source: str
     reason: str
     detail: str = ""
+    text: str = ""  # the document itself, only with `--ledger-text` (audits of what the filters drop)
 
     def to_dict(self) -> dict[str, str]:
-        return {"doc_id": self.doc_id, "source": self.source, "reason": self.reason, "detail": self.detail}
+        line = {"doc_id": self.doc_id, "source": self.source, "reason": self.reason, "detail": self.detail}
+        if self.text:
+            line["text"] = self.text
+        return line

@@ -99,12 +99,13 @@ class CleanDocuments(beam.DoFn):
 
     def __init__(self, config: PrepareConfig) -> None:
         self._config = config.clean
+        self._ledger_text = config.ledger_text
 
     def process(self, docs: list[Document]):
         results = clean_documents([(doc.title, doc.text) for doc in docs], self._config)
         for doc, (text, reason) in zip(docs, results):
             if reason:
-                yield _reject(Rejection(doc.doc_id, doc.source, reason))
+                yield _reject(Rejection(doc.doc_id, doc.source, reason, text=doc.text if self._ledger_text else ""))
             else:
                 yield CleanDocument(doc.doc_id, doc.source, text)
 
@@ -113,12 +114,16 @@ class KeepFirstOfDuplicates(beam.DoFn):
     """One document per identical cleaned text; the smallest (doc_id, source) wins, whatever the order
     the runner delivers them in."""
 
+    def __init__(self, ledger_text: bool) -> None:
+        self._ledger_text = ledger_text
+
     def process(self, element):
         _, docs = element
         ordered = sorted(docs, key=lambda d: (d.doc_id, d.source))
         yield ordered[0]
         for duplicate in ordered[1:]:
-            yield _reject(Rejection(duplicate.doc_id, duplicate.source, "duplicate_exact", ordered[0].doc_id))
+            text = duplicate.text if self._ledger_text else ""
+            yield _reject(Rejection(duplicate.doc_id, duplicate.source, "duplicate_exact", ordered[0].doc_id, text))
 
 
 class _Tools:
@@ -160,7 +165,8 @@ class BuildExamples(beam.DoFn):
         rows = build_rows(docs, tools.annotator, self._config.sop, tools.special, self._config.seed)
         for doc, sentences in zip(docs, rows.sentences.tolist()):
             if not sentences:
-                yield _reject(Rejection(doc.doc_id, doc.source, "no_tokens"))
+                text = doc.text if self._config.ledger_text else ""
+                yield _reject(Rejection(doc.doc_id, doc.source, "no_tokens", text=text))
         keys = np.array([document_key(doc) for doc in docs], dtype=np.uint64)
         row_keys = keys[rows.row_doc]
         row_shards = row_keys % np.uint64(self._plan.num_shards)
@@ -309,9 +315,9 @@ class PrepareCorpus(beam.PTransform):
             cleaned.kept
             | "key_by_text" >> beam.Map(lambda d: (hashlib.sha1(d.text.encode("utf-8")).hexdigest(), d))
             | "group_identical" >> beam.GroupByKey()
-            | "dedup_exact" >> beam.ParDo(KeepFirstOfDuplicates()).with_outputs(REJECTED, main="kept")
+            | "dedup_exact" >> beam.ParDo(KeepFirstOfDuplicates(config.ledger_text)).with_outputs(REJECTED, main="kept")
         )
-        near = unique.kept | "dedup_near" >> NearDeduplicate(config.dedup, config.batch_size)
+        near = unique.kept | "dedup_near" >> NearDeduplicate(config.dedup, config.batch_size, config.ledger_text)
         batches = near["kept"] | "batch_documents" >> beam.BatchElements(
             min_batch_size=config.batch_size, max_batch_size=config.batch_size)
         _ = read[STATS] | "progress_read" >> beam.ParDo(ReportProgress("read", _file_progress))

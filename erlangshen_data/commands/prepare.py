@@ -43,6 +43,8 @@ def register(subparsers) -> None:
     parser.add_argument("--pii", choices=["replace", "drop"], default="replace",
                         help="URLs, e-mail addresses, phone numbers: replace by <url>/<email>/<phone>, or drop")
     parser.add_argument("--keep-pii", action="store_true", help="leave URLs, e-mail addresses and phones as they are")
+    parser.add_argument("--ledger-text", action="store_true",
+                        help="keep each rejected document's text in the reject ledger, for audits")
     parser.add_argument("--boilerplate-rules", metavar="FILE",
                         help="extra boilerplate-line regexes, one per line, on top of the built-in ones")
     parser.add_argument("--no-near-dedup", action="store_true", help="exact deduplication only")
@@ -88,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> PrepareConfig:
         input_format=args.format,
         text_field=args.text_field,
         num_shards=args.num_shards,
+        ledger_text=args.ledger_text,
     )
 
 

@@ -55,7 +55,7 @@ def test_bom_and_empty_file_are_handled():
 def test_json_lines_use_the_configured_field_and_line_numbers():
     data = '{"body": "第一"}\nnot json\n\n{"body": "第三"}\n'.encode()
     records = _records(data, InputFormat.JSONL, text_field="body")
-    assert [getattr(r, "text", None) for r in records] == ["第一", None, "第三"]
+    assert [r.text if isinstance(r, Document) else r.reason for r in records] == ["第一", "malformed_json", "第三"]
     assert records[1].detail.startswith("line 2")
     assert records[2].doc_id == "part-1.json#4"
 

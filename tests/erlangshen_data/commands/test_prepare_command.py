@@ -10,3 +10,22 @@ def test_prepare_with_validate_passes_on_the_sample_and_overwrite_clears_old_res
     stale.write_text("from an earlier run")
     assert main(["prepare", "--output", str(output), "--workers", "1", "--overwrite"]) == 0
     assert not stale.exists()
+
+
+def test_ledger_text_keeps_rejected_documents_for_audits(tmp_path):
+    import json
+
+    def ledger(output):
+        return [json.loads(line) for path in sorted((output / "rejects").glob("*.jsonl"))
+                for line in path.read_text(encoding="utf-8").splitlines()]
+
+    plain, audited = tmp_path / "plain", tmp_path / "audited"
+    assert main(["prepare", "--output", str(plain), "--workers", "1", "--no-report"]) == 0
+    assert main(["prepare", "--output", str(audited), "--workers", "1", "--no-report", "--ledger-text"]) == 0
+    assert all("text" not in line for line in ledger(plain))
+    by_reason = {}
+    for line in ledger(audited):
+        by_reason.setdefault(line["reason"], []).append(line.get("text", ""))
+    for reason in ("too_short", "low_cjk_ratio", "duplicate_exact", "duplicate_near"):
+        assert by_reason[reason] and all(by_reason[reason]), reason
+    assert [line["doc_id"] for line in ledger(plain)] == [line["doc_id"] for line in ledger(audited)]
