@@ -5,6 +5,7 @@ as one clear error, before any worker starts.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -14,7 +15,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from knowledge.lexicon import LexiconOptions, load_lexicons
+from knowledge.lexicon import LexiconOptions, default_sources, load_lexicons
+from knowledge.sources import parse_source
 from pipeline import beam_io
 from pipeline.clean import normalize_text
 from pipeline.config import PrepareConfig
@@ -81,6 +83,28 @@ def lexicon_file(path: str) -> str:
         raise UserInputError(f"cannot read lexicon: {error}") from error
 
 
+def lexicon_provenance(specs: Sequence[str]) -> tuple[dict[str, str], ...]:
+    """Each lexicon source with the sha256 of its bytes, so a manifest says which entities it used.
+    The default lexicon is named, not pathed: its path depends on where jieba is installed."""
+    if not specs:
+        source = default_sources()[0]
+        return ({"source": "default:jieba-proper-nouns", "type": "", "sha256": _sha256_file(source.path)},)
+    provenance = []
+    for spec in specs:
+        source = parse_source(str(spec))
+        provenance.append({"source": str(spec), "type": source.entity_type or "",
+                           "sha256": _sha256_file(lexicon_file(source.path))})
+    return tuple(provenance)
+
+
+def _sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def build_prepare(
     pipeline: beam.Pipeline,
     inputs: Sequence[str],
@@ -111,6 +135,7 @@ def build_prepare(
         lexicon_paths=tuple(lexicon_paths),
         entity_types=lexicon.types,
         lexicon_options=lexicon_options,
+        lexicon_provenance=lexicon_provenance(lexicon_paths),
     )
     vocab_info = VocabInfo(file=VOCAB_NAME, sha256=vocab.sha256, size=len(vocab.tokens))
     _ = pipeline | "prepare_corpus" >> PrepareCorpus(

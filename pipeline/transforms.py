@@ -62,6 +62,7 @@ class OutputPlan:
     lexicon_paths: tuple[str, ...]  # `--lexicon` specs: [FORMAT:[TYPE:]]PATH
     entity_types: tuple[str, ...]
     lexicon_options: LexiconOptions = LexiconOptions()
+    lexicon_provenance: tuple[dict[str, str], ...] = ()  # recorded in the manifest
 
 
 def document_key(doc: CleanDocument) -> int:
@@ -267,6 +268,7 @@ class WriteManifest(beam.DoFn):
             shards=shard_infos,
             documents=documents,
             stats={k: v for k, v in stats.items() if k != "records_read"},
+            lexicons=[dict(entry) for entry in self._plan.lexicon_provenance],
         )
         summary = {
             "documents": asdict(documents),

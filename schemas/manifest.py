@@ -63,6 +63,8 @@ class Manifest:
     shards: list[ShardInfo]
     documents: DocumentAccounting
     stats: dict[str, Any] = field(default_factory=dict)
+    # Where the KDM entities came from: each lexicon source as given, its type override and sha256.
+    lexicons: list[dict[str, str]] = field(default_factory=list)
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -88,6 +90,7 @@ class Manifest:
             shards=[ShardInfo(**s) for s in data["shards"]],
             documents=DocumentAccounting(**data["documents"]),
             stats=dict(data.get("stats", {})),
+            lexicons=[dict(entry) for entry in data.get("lexicons", [])],
             schema_version=str(data["schema_version"]),
         )
 

@@ -77,3 +77,23 @@ def test_another_seed_draws_other_pairs(prepared_sample, tmp_path):
 def test_rerun_into_a_finished_output_refuses_without_overwrite(prepared_sample):
     with pytest.raises(UserInputError, match="--overwrite"):
         run_prepare([INPUT], str(prepared_sample), PrepareConfig(), options=local_options(1))
+
+
+def test_manifest_names_the_lexicon_and_its_hash(prepared_sample):
+    import jieba
+
+    [entry] = read_manifest(prepared_sample).lexicons
+    dictionary = Path(jieba.__file__).with_name("dict.txt").read_bytes()
+    assert entry == {"source": "default:jieba-proper-nouns", "type": "",
+                     "sha256": hashlib.sha256(dictionary).hexdigest()}
+
+
+def test_user_lexicon_is_recorded_with_its_type_and_hash(tmp_path):
+    lexicon = tmp_path / "entities.tsv"
+    lexicon.write_text("北京大学\torganization\n长江\tplace\n", encoding="utf-8")
+    output = tmp_path / "out"
+    run_prepare([INPUT], str(output), PrepareConfig(), lexicon_paths=[str(lexicon)], options=local_options(1))
+    manifest = read_manifest(output)
+    assert manifest.lexicons == [{"source": str(lexicon), "type": "",
+                                  "sha256": hashlib.sha256(lexicon.read_bytes()).hexdigest()}]
+    assert manifest.entity_types == ["organization", "place"]
