@@ -20,7 +20,7 @@ import numpy as np
 
 from pipeline.clean_rules import remove_pii, split_rule_lines
 from pipeline.config import CleanConfig
-from pipeline.quality import cjk_ratio, quality_reasons  # noqa: F401  (cjk_ratio is re-exported)
+from pipeline.quality import quality_reasons
 
 # Full-width punctuation is what Chinese text (and so fine-tuning data) uses, and bert-base-chinese
 # has an id for each: NFKC would fold "，" into ","; we shield these from it. The ellipsis too: NFKC

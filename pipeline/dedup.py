@@ -100,10 +100,6 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
     return keys
 
 
-def estimated_jaccard(left: np.ndarray, right: np.ndarray) -> float:
-    return float(np.mean(left == right))
-
-
 def bucket_links(members: Sequence[tuple[Hashable, np.ndarray]], threshold: float,
                  max_pairwise: int) -> list[tuple[Hashable, Hashable]]:
     """Links (document, representative) among the members of one LSH bucket whose signatures agree on at

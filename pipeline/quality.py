@@ -51,14 +51,6 @@ def char_classes() -> np.ndarray:
     return table
 
 
-def cjk_ratio(text: str) -> float:
-    """Share of CJK ideographs among non-space characters."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    counts = np.bincount(char_classes()[codes], minlength=_CLASSES)
-    visible = counts.sum() - counts[SPACE] - counts[NEWLINE]
-    return float(counts[CJK]) / visible if visible else 0.0
-
-
 class _Batch:
     """The concatenated code points of a batch of texts and where each text sits."""
 

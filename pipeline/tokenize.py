@@ -10,7 +10,6 @@ alone; whitespace separates.
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
 
 import numpy as np
 
@@ -169,7 +168,3 @@ class BertChineseTokenizer:
         all_starts[piece_slots] = kept[pieces_kept]
         return all_ids, all_starts
 
-
-@lru_cache(maxsize=4)
-def cached_tokenizer(vocab: Vocab, lowercase: bool) -> BertChineseTokenizer:
-    return BertChineseTokenizer(vocab, lowercase)
