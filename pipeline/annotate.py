@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from knowledge.matcher import EntityMatcher
-from pipeline.segment import Segmenter
+from pipeline.segment import BLOCK_BACKENDS, Segmenter, is_block_char
 from pipeline.sentences import sentence_spans, visible_positions
 from pipeline.tokenize import BertChineseTokenizer
 
@@ -91,25 +91,54 @@ class BatchAnnotator:
 
     def _word_start_mask(self, text: str, char_bounds: np.ndarray, has_tokens: np.ndarray) -> np.ndarray:
         """Per character of `text` (and one past its end): does a word start here? Sentence ends are
-        word boundaries too, which the matcher needs. Sentences without tokens are not segmented."""
-        lengths: list[int] = []
-        position = 0
-        cut = self.segmenter.cut
-        for (start, end), tokens in zip(char_bounds.tolist(), has_tokens.tolist()):
-            if not tokens:
-                continue
-            if start > position:
-                lengths.append(start - position)  # the gap before the sentence, as one pseudo-word
-            lengths.extend(map(len, cut(text[start:end])))
-            position = end
+        word boundaries too, which the matcher needs. As if each sentence with tokens were cut alone and
+        the text between them were one word; only those sentences' boundaries are kept."""
         mask = np.zeros(len(text) + 1, dtype=bool)
-        if lengths:
-            ends = np.cumsum(lengths)
-            if int(ends[-1]) != position:
-                raise RuntimeError("segmenter output does not cover its input exactly")
-            mask[0] = True
-            mask[ends] = True
+        kept = char_bounds[has_tokens]
+        if not len(kept):
+            return mask
+        if self.segmenter.name in BLOCK_BACKENDS:
+            ends = self._block_word_ends(text, _block_pieces(text, char_bounds))
+        else:
+            ends = [self._word_ends(text, start, end) for start, end in kept.tolist()]
+        mask[kept[:, 0]] = True
+        mask[np.concatenate(ends)] = True
+        # Keep what lies within a kept sentence, its two ends included: sentences starts never repeat,
+        # nor do the positions after their ends, so one assignment each builds the +1/-1 steps.
+        steps = np.zeros(len(text) + 2, dtype=np.int32)
+        steps[kept[:, 0]] += 1
+        steps[kept[:, 1] + 1] -= 1
+        mask &= np.cumsum(steps[:-1]) > 0
+        mask[0] = True
         return mask
+
+    def _word_ends(self, text: str, start: int, end: int) -> np.ndarray:
+        words = self.segmenter.cut(text[start:end])
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        if int(lengths.sum()) != end - start:
+            raise RuntimeError("segmenter output does not cover its input exactly")
+        return np.cumsum(lengths) + start
+
+    def _block_word_ends(self, text: str, pieces: np.ndarray) -> list[np.ndarray]:
+        """Word ends of each piece cut alone, with one segmenter call per `_CUT_CHARS` characters: the
+        pieces go in joined by newlines, which a block segmenter always cuts at (rjieba's cost is
+        mostly per call: ~7 us, as much as a 60-character sentence)."""
+        ends = []
+        calls = np.flatnonzero(np.diff(pieces[:, 0] // _CUT_CHARS, prepend=-1))
+        for first, after in zip(calls.tolist(), np.append(calls[1:], len(pieces)).tolist()):
+            group = pieces[first:after]
+            if len(group) == 1:
+                ends.append(self._word_ends(text, *group[0].tolist()))
+                continue
+            joined = "\n".join([text[start:end] for start, end in group.tolist()])
+            group_ends = self._word_ends(joined, 0, len(joined))
+            # Piece k starts at `joined_starts[k]` in `joined`; the newline after it ends a word that
+            # maps to the next piece's start, which is a sentence start anyway.
+            lengths = group[:, 1] - group[:, 0]
+            joined_starts = np.cumsum(lengths + 1) - lengths - 1
+            piece = np.searchsorted(joined_starts, group_ends, side="right") - 1
+            ends.append(group[piece, 0] + group_ends - joined_starts[piece])
+        return ends
 
     def _entities(self, text, char_bounds, has_tokens, is_word_start, starts, ids) -> np.ndarray:
         found = self.matcher.find(text, _Positions(is_word_start))
@@ -135,6 +164,24 @@ class BatchAnnotator:
                 local.add(end - start)
                 found.extend((s + start, e + start, t) for s, e, t in self.matcher.find(text[start:end], local))
         return found
+
+
+# A block segmenter's input at most, about: bounds the list of words one call returns.
+_CUT_CHARS = 1 << 16
+
+
+def _block_pieces(text: str, char_bounds: np.ndarray) -> np.ndarray:
+    """Runs of consecutive sentences that a block segmenter cuts as it cuts each sentence alone, as
+    (start, end) rows. Two sentences must be kept apart only where they meet inside a jieba block: no
+    whitespace between and block characters on both sides (an ASCII "." between ideographs ends a
+    sentence but is a block character itself)."""
+    starts, ends = char_bounds[:, 0], char_bounds[:, 1]
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    meets = starts[1:] == ends[:-1]
+    inside_block = meets & is_block_char(codes[ends[:-1] - 1]) & is_block_char(codes[starts[1:]])
+    first = np.flatnonzero(np.concatenate(([True], inside_block)))
+    last = np.append(first[1:], len(starts)) - 1
+    return np.stack([starts[first], ends[last]], axis=1)
 
 
 @lru_cache(maxsize=4)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import numpy as np
+
 from pipeline.segment_dictionary import UserDictEntry, read_user_dict  # noqa: F401 (re-exported)
 from schemas.errors import UserInputError
 
@@ -21,6 +23,24 @@ class Segmenter(Protocol):
 
 
 BACKENDS = ("jieba", "jieba-reference", "pkuseg")
+
+# jieba splits its input into blocks of Han and `[a-zA-Z0-9+#&._%-]` characters, cuts each block alone
+# and makes every other character a word of its own (jieba's `re_han_default`; the fast backend's
+# repairs keep that rule, see pipeline/segment_jieba.py). So two texts that meet where one side is not
+# a block character are cut together exactly as apart: these backends may cut a run of sentences in
+# one call. The Han ranges here are a superset of jieba's, which only ever keeps texts apart.
+BLOCK_BACKENDS = frozenset({"jieba", "jieba-reference"})
+_BLOCK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
+_BLOCK_ASCII = np.zeros(128, dtype=bool)
+_BLOCK_ASCII[[ord(c) for c in "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+#&._%-"]] = True
+
+
+def is_block_char(codes: np.ndarray) -> np.ndarray:
+    """Per code point: may jieba put it in a block (a word of several characters)?"""
+    block = _BLOCK_ASCII[np.minimum(codes, 127)] & (codes < 128)
+    for low, high in _BLOCK_RANGES:
+        block |= (codes >= low) & (codes <= high)
+    return block
 
 
 def create_segmenter(

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import logging
 import re
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from itertools import accumulate
+
+import numpy as np
 
 from pipeline.segment_dictionary import MATCHABLE_WORD, JiebaDictionary, UserDictEntry
 
@@ -34,10 +34,15 @@ _FOREIGN_HAN = re.compile(f"[{_FOREIGN_RANGES}]")
 _SYMBOL_IN_RUN = re.compile(r"[a-zA-Z0-9+#&._%\-][+#&._%\-]|[+#&._%\-][a-zA-Z0-9+#&._%\-]")
 # One single-class scan (0.4 us a sentence) clears most sentences for rjieba's output as it is.
 _HMM_REPAIR_GATE = re.compile(f"[+#&._%\\-{_FOREIGN_RANGES}]")
-_RUN_WITH_SYMBOL = re.compile(r"[a-zA-Z0-9+#&._%\-]*[+#&._%\-][a-zA-Z0-9+#&._%\-]*")
+# Runs of those characters that hold a symbol: each maximal run of two or more, if it has one.
 _ASCII_WORD = re.compile(r"[a-zA-Z0-9+#&._%\-]{2,}")
+_ASCII_RUN = _ASCII_WORD
+_SYMBOL = re.compile(r"[+#&._%\-]")
 _SKIP_WHOLE = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?")  # jieba finalseg's re_skip
 _SKIP_SPLIT = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
+# rjieba's word blocks once `_cut` has taken the extension ideographs out: jieba's `re_han_default`.
+_BLOCK = re.compile(r"[\u4e00-\u9fffa-zA-Z0-9+#&._%\-]+")
+_BLOCK_CHAR = re.compile(r"[\u4e00-\u9fffa-zA-Z0-9+#&._%\-]")
 # A dictionary entry that only pads rjieba's total: its characters never enter a word block.
 _TOTAL_FILLER = "\ue000\u3002\ue000"
 
@@ -106,46 +111,48 @@ class FastJiebaSegmenter:
         words = self._rjieba.cut(text, hmm)
         if not hmm or _SYMBOL_IN_RUN.search(text) is None:
             return words
-        runs = [match.span() for match in _RUN_WITH_SYMBOL.finditer(text) if match.end() - match.start() > 1]
+        runs = [match.span() for match in _ASCII_RUN.finditer(text) if _SYMBOL.search(match.group())]
         return self._split_ascii_runs(text, words, runs) if runs else words
 
     def _split_ascii_runs(self, text: str, words: list[str], runs: list[tuple[int, int]]) -> list[str]:
         """Only the words inside `runs` are looked at: most sentences with a decimal or a hyphen hold
-        thirty words and one run."""
-        ends = list(accumulate(map(len, words)))
-        replaced: dict[int, list[str]] = {}
-        route_words: set[tuple[int, str]] | None = None
-        for run_start, run_end in runs:
-            index = bisect_right(ends, run_start)
-            while index < len(words) and ends[index] <= run_end:
+        thirty words and one run, and a long text holds a few runs per hundred words."""
+        ends = np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))
+        spans = np.asarray(runs, dtype=np.int64)
+        firsts = np.searchsorted(ends, spans[:, 0], side="right").tolist()
+        afters = np.searchsorted(ends, spans[:, 1], side="right").tolist()  # words that end in the run
+        replaced: list[tuple[int, list[str]]] = []  # in word order: runs are disjoint and in order
+        for first, after in zip(firsts, afters):
+            for index in range(first, after):
                 word = words[index]
                 if len(word) > 1 and _ASCII_WORD.fullmatch(word) and not _SKIP_WHOLE.fullmatch(word):
-                    if word in self._ambiguous:
-                        if route_words is None:
-                            route_words = _with_offsets(self._rjieba.cut(text, False))
-                        if (ends[index] - len(word), word) in route_words:
-                            index += 1
-                            continue
-                    replaced[index] = [piece for piece in _SKIP_SPLIT.split(word) if piece]
-                index += 1
+                    start = int(ends[index]) - len(word)
+                    if word not in self._ambiguous or not self._is_route_word(text, start, word):
+                        replaced.append((index, [piece for piece in _SKIP_SPLIT.split(word) if piece]))
         if not replaced:
             return words
         out: list[str] = []
-        for index, word in enumerate(words):
-            if index in replaced:
-                out.extend(replaced[index])
-            else:
-                out.append(word)
+        previous = 0
+        for index, pieces in replaced:
+            out += words[previous:index]
+            out += pieces
+            previous = index + 1
+        out += words[previous:]
         return out
 
-
-def _with_offsets(words: list[str]) -> set[tuple[int, str]]:
-    found = set()
-    position = 0
-    for word in words:
-        found.add((position, word))
-        position += len(word)
-    return found
+    def _is_route_word(self, text: str, start: int, word: str) -> bool:
+        """Is `word` at `start` a word of the no-HMM cut (the route without HMM)? The route of a block
+        does not depend on the text around it, so only the jieba block holding the word is cut."""
+        low = start
+        while low > 0 and _BLOCK_CHAR.fullmatch(text[low - 1]):
+            low -= 1
+        high = _BLOCK.match(text, start).end()
+        position = low
+        for route_word in self._rjieba.cut(text[low:high], False):
+            if position >= start:
+                return position == start and route_word == word
+            position += len(route_word)
+        return False
 
 
 class JiebaReferenceSegmenter:

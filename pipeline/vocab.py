@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from schemas.errors import UserInputError
@@ -24,8 +25,9 @@ class Vocab:
     tokens: tuple[str, ...]
     sha256: str
 
-    @property
+    @cached_property
     def token_to_id(self) -> dict[str, int]:
+        """Built on first use and kept: callers ask for `special_tokens` once per batch."""
         return {token: i for i, token in enumerate(self.tokens)}
 
     @property

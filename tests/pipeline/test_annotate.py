@@ -1,7 +1,10 @@
 import json
+from functools import cache
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from knowledge.lexicon import build_lexicon, load_lexicons
 from knowledge.matcher import EntityMatcher
@@ -61,3 +64,36 @@ def test_an_entity_across_a_sentence_end_is_never_matched(tools):
     assert batch_sentences(annotator, texts) == sentence_by_sentence(annotator, texts)
     assert [batch.ids[s:e].tolist() for s, e, _ in batch.entities] == [
         tokenizer.encode(word)[0].tolist() for word in ("北京", "上海", "上海")]
+
+
+# Sentences that meet inside a jieba block ("." between ideographs, "..." before a letter), ASCII runs
+# that the fast backend repairs, extension ideographs, a sentence of format characters alone (no
+# tokens), Windows line ends.
+BLOCK_EDGES = [
+    "响应.结果显示P<0.05.方法采用c++和AT&T的COVID-19检测。", "好的...abc我们走!x-y.中", "㐀中文𠀀字鿖。x.y",
+    "\u200b\u200c\n中\u200b.文。\r\n第二段.第三句...", "关系.认为这样做c#.net框架5.5%的人",
+]
+
+
+@pytest.mark.parametrize("name,hmm", [("jieba", True), ("jieba", False), ("jieba-reference", True)])
+def test_block_segmenters_cut_a_batch_as_they_cut_each_sentence(tools, wudao_sample_dir, name, hmm):
+    _, tokenizer = tools
+    annotator = BatchAnnotator(create_segmenter(name, hmm), EntityMatcher(load_lexicons([])), tokenizer)
+    records = json.loads((wudao_sample_dir / "part-0001.json").read_text())
+    texts = BLOCK_EDGES + [d["content"] for d in records[:60]] + BLOCK_EDGES
+    assert batch_sentences(annotator, texts) == sentence_by_sentence(annotator, texts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet="的中国是在我们年测射线.。！…\n \u200bAT&c+#09-%x", max_size=25), max_size=4))
+def test_any_batch_of_short_texts_is_cut_as_sentence_by_sentence(texts):
+    annotator = _hypothesis_annotator()
+    assert batch_sentences(annotator, texts) == sentence_by_sentence(annotator, texts)
+
+
+@cache
+def _hypothesis_annotator() -> BatchAnnotator:
+    from tests.conftest import BERT_VOCAB, require_shared
+
+    tokenizer = BertChineseTokenizer(load_vocab(require_shared(BERT_VOCAB)))
+    return BatchAnnotator(create_segmenter("jieba"), EntityMatcher(load_lexicons([])), tokenizer)
