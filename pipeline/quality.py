@@ -65,7 +65,7 @@ class _Batch:
         self.ends = np.cumsum(self.lengths)
         self.starts = self.ends - self.lengths
         self.codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-        self.classes = char_classes()[self.codes]
+        self.classes = np.take(char_classes(), self.codes)
         # The key of an n-gram: the text's index in the top bits, a hash of the n-gram below.
         self._doc_bits = max(1, int(self.size - 1).bit_length())
         self._doc_high = np.repeat(np.arange(self.size, dtype=np.uint32) << np.uint32(32 - self._doc_bits),
@@ -73,11 +73,12 @@ class _Batch:
         self._hash_cache: dict[int, np.ndarray] = {}
 
     def per_text(self, flags: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Sum of `flags` over each text's slice, the slices laid end to end with these lengths."""
+        """Count of true `flags` in each text's slice, the slices laid end to end with these lengths."""
         sums = np.zeros(self.size, dtype=np.int64)
         filled = lengths > 0
-        if filled.any():
-            sums[filled] = np.add.reduceat(flags, (np.cumsum(lengths) - lengths)[filled], dtype=np.int64)
+        if filled.any():  # summed as bytes into int32: twice as fast as bools into int64
+            starts = (np.cumsum(lengths) - lengths)[filled]
+            sums[filled] = np.add.reduceat(flags.view(np.uint8), starts, dtype=np.int32)
         return sums
 
     def class_count(self, kind: int) -> np.ndarray:
@@ -130,28 +131,30 @@ class _Batch:
                 self._hash_cache[n] = hashes
         return self._hash_cache[n]
 
+    def _repeats(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Runs of equal keys longer than one (the n-grams a text repeats), found among the few
+        positions where a key equals the next one rather than over every key: (text, length) of each
+        run."""
+        keys = self.ngram_keys(n)
+        equal = np.flatnonzero(keys[1:] == keys[:-1])  # never true across texts: top bits differ
+        if equal.size == 0:
+            return equal, equal
+        first = np.concatenate(([True], equal[1:] != equal[:-1] + 1))
+        run_starts = equal[first]
+        lengths = np.diff(np.flatnonzero(first), append=equal.size) + 1
+        docs = (keys[run_starts] >> np.uint32(32 - self._doc_bits)).astype(np.int64)
+        return docs, lengths
+
     def duplicate_ngrams(self, n: int) -> np.ndarray:
         """Per document, the n-gram occurrences whose n-gram occurs more than once in it."""
-        keys = self.ngram_keys(n)
-        if keys.size < 2:
-            return np.zeros(self.size, dtype=np.int64)
-        same = keys[1:] == keys[:-1]  # never true across texts: their keys differ in the top bits
-        duplicate = np.zeros(keys.size, dtype=bool)
-        duplicate[1:] = same
-        duplicate[:-1] |= same
-        return self.per_text(duplicate, self.ngram_counts(n))
+        docs, lengths = self._repeats(n)
+        return np.bincount(docs, weights=lengths, minlength=self.size).astype(np.int64)
 
     def top_ngram(self, n: int) -> np.ndarray:
         """Per document, how often its most frequent n-gram occurs."""
-        keys = self.ngram_keys(n)
-        top = np.zeros(self.size, dtype=np.int64)
-        if keys.size:
-            run_starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-            runs = np.diff(run_starts, append=keys.size)
-            counts = self.ngram_counts(n)
-            has = counts > 0  # such a text's first key starts a run: runs never cross texts
-            first_runs = np.searchsorted(run_starts, (np.cumsum(counts) - counts)[has])
-            top[has] = np.maximum.reduceat(runs, first_runs)
+        top = np.minimum(self.ngram_counts(n), 1)
+        docs, lengths = self._repeats(n)
+        np.maximum.at(top, docs, lengths)
         return top
 
 
