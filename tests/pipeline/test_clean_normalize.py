@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 import opencc
-from pipeline.clean import ALL_STEPS, T2S_PHRASE_TRIGGERS, _normalize, clean_text, normalize_text, probe
+from pipeline.clean import (
+    ALL_STEPS, T2S_PHRASE_TRIGGERS, _normalize, clean_documents, clean_text, normalize_text, probe,
+)
 from pipeline.clean_rules import parse_boilerplate_rules, remove_pii, split_rule_lines
 from pipeline.config import CleanConfig
 from schemas.errors import UserInputError
@@ -43,6 +45,20 @@ def test_probe_skips_steps_without_changing_any_result_on_the_real_sample(wudao_
     for text, need in zip(wudao_texts, needs):
         for pii in ("replace", "keep"):
             assert _normalize(text, True, pii, int(need)) == _normalize(text, True, pii, ALL_STEPS)
+
+
+def test_a_texts_cleaning_does_not_depend_on_its_neighbours_in_the_batch(wudao_texts):
+    """A worker's batches are whatever its bundles hold, so a text must come out the same in any of
+    them: a dot that ends one text may not ask for the URL pass of the text before the next one's
+    first letter, and a last text followed by empty ones keeps its last character in the probe."""
+    article = "该应用由厦门小鱼网开发，提供本地生活资讯、同城活动和优惠信息，欢迎大家下载使用。"
+    items = [("", f"{article}内网地址http://10.0.0.1."), ("", f"Android版{article}"),
+             ("", f"{article}客服热线400-100-1953"), ("", ""), ("", "")]
+    alone = [clean_text(title, text, CleanConfig()) for title, text in items]
+    assert clean_documents(items, CleanConfig()) == alone
+    assert alone[2][0].endswith("客服热线<phone>")
+    texts = wudao_texts[:200] + [text for _, text in items]
+    assert probe(texts).tolist() == [probe([text])[0] for text in texts]
 
 
 def test_phrase_triggers_cover_every_phrase_opencc_changes():
