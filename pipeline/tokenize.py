@@ -10,6 +10,7 @@ alone; whitespace separates.
 from __future__ import annotations
 
 import unicodedata
+from itertools import repeat
 
 import numpy as np
 
@@ -20,6 +21,7 @@ _MAX_WORD_CHARS = 100  # BERT's max_input_chars_per_word
 _CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
                (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
 _ASCII_PUNCT = {c for c in range(33, 127) if not chr(c).isalnum()}
+_MAX_CACHED_RUNS = 500_000  # distinct word runs kept tokenized; the cache starts over past it
 
 
 def _is_cjk(code: int) -> bool:
@@ -43,6 +45,8 @@ def _char_class(code: int) -> int:
 def _normalize_word(word: str, lowercase: bool) -> str:
     if not lowercase:
         return word
+    if word.isascii():
+        return word.lower()  # NFD leaves ASCII alone, and it has no combining marks
     decomposed = unicodedata.normalize("NFD", word.lower())
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
@@ -58,7 +62,7 @@ class BertChineseTokenizer:
         # No piece longer than the longest vocab entry can match: a long digit run is not quadratic.
         self._max_piece_chars = max(len(token.removeprefix("##")) for token in self._ids)
         self._class, self._single_id = self._build_tables()
-        self._word_cache: dict[str, list[tuple[int, int]]] = {}
+        self._reset_run_cache()
 
     def _build_tables(self) -> tuple[np.ndarray, np.ndarray]:
         classes = np.full(0x110000, WORD, dtype=np.uint8)  # unassigned code points are word characters
@@ -97,19 +101,41 @@ class BertChineseTokenizer:
             start = end
         return pieces
 
-    def _word_tokens(self, run: str) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, offsets in run) of a word run, as arrays so a batch joins them with one concatenate."""
-        cached = self._word_cache.get(run)
-        if cached is None:
+    def _run_pieces(self, runs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each run's first piece in the piece table and its piece count: one C-level dictionary lookup
+        per run; only runs never seen before take the WordPiece path."""
+        entries = np.fromiter(map(self._entry_of.get, runs, repeat(-1)), dtype=np.int64, count=len(runs))
+        if (entries < 0).any():
+            missing = list(dict.fromkeys(runs[i] for i in np.flatnonzero(entries < 0).tolist()))
+            if len(self._entry_of) + len(missing) > _MAX_CACHED_RUNS:
+                self._reset_run_cache()
+            self._add_runs(missing)
+            entries = np.fromiter(map(self._entry_of.__getitem__, runs), dtype=np.int64, count=len(runs))
+        return self._entry_first[entries], self._entry_count[entries]
+
+    def _reset_run_cache(self) -> None:
+        self._entry_of: dict[str, int] = {}
+        self._entry_first = np.zeros(0, dtype=np.int64)
+        self._entry_count = np.zeros(0, dtype=np.int64)
+        self._piece_ids = np.zeros(0, dtype=np.int32)
+        self._piece_offsets = np.zeros(0, dtype=np.int64)
+
+    def _add_runs(self, runs: list[str]) -> None:
+        ids, offsets, counts = [], [], []
+        for run in runs:
             normalized = _normalize_word(run, self.lowercase)
             pieces = self._wordpiece(normalized)
             if len(normalized) != len(run):  # offsets inside a re-spelled run are only approximate
                 pieces = [(token_id, min(offset, len(run) - 1)) for token_id, offset in pieces]
-            cached = (np.array([p[0] for p in pieces], dtype=np.int32),
-                      np.array([p[1] for p in pieces], dtype=np.int64))
-            if len(self._word_cache) < 500_000:
-                self._word_cache[run] = cached
-        return cached
+            ids += [piece[0] for piece in pieces]
+            offsets += [piece[1] for piece in pieces]
+            counts.append(len(pieces))
+            self._entry_of[run] = len(self._entry_of)
+        count = np.asarray(counts, dtype=np.int64)
+        self._entry_first = np.concatenate((self._entry_first, np.cumsum(count) - count + len(self._piece_ids)))
+        self._entry_count = np.concatenate((self._entry_count, count))
+        self._piece_ids = np.concatenate((self._piece_ids, np.asarray(ids, dtype=np.int32)))
+        self._piece_offsets = np.concatenate((self._piece_offsets, np.asarray(offsets, dtype=np.int64)))
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Token ids and, for each token, the offset in `text` of its first character.
@@ -135,21 +161,14 @@ class BertChineseTokenizer:
         word_runs = is_word[run_starts]
         run_ends[word_runs] = word_run_ends[np.searchsorted(word_run_ends, run_starts[word_runs], side="right")]
 
-        first_chars, last_chars = kept[run_starts].tolist(), kept[run_ends - 1].tolist()
-        contiguous = len(kept) == len(codes)  # nothing dropped: a run is a plain slice of `text`
-        run_ids, run_offsets = [], []
-        for first, last, start, end in zip(first_chars, last_chars, run_starts.tolist(), run_ends.tolist()):
-            if contiguous:
-                run = text[first : last + 1]
-            else:
-                run = "".join(map(chr, codes[kept[start:end]].tolist()))
-            ids, offsets = self._word_tokens(run)
-            run_ids.append(ids)
-            run_offsets.append(offsets)
-        piece_counts = np.fromiter(map(len, run_ids), dtype=np.int64, count=len(run_ids))
-        pieces_ids = np.concatenate(run_ids)
+        # A run is a slice of the text with the dropped characters taken out.
+        kept_text = text if len(kept) == len(codes) else codes[kept].tobytes().decode("utf-32-le", "surrogatepass")
+        runs = [kept_text[start:end] for start, end in zip(run_starts.tolist(), run_ends.tolist())]
+        entry_first, piece_counts = self._run_pieces(runs)
+        table_index = _ragged_range(entry_first, piece_counts)
+        pieces_ids = self._piece_ids[table_index]
         # Each piece's kept index: its run's start plus its offset inside the run.
-        pieces_kept = np.repeat(run_starts, piece_counts) + np.concatenate(run_offsets)
+        pieces_kept = np.repeat(run_starts, piece_counts) + self._piece_offsets[table_index]
 
         # Merge singles and pieces in text order: each kept character contributes its token count.
         counts = np.zeros(len(kept), dtype=np.int64)
@@ -168,3 +187,9 @@ class BertChineseTokenizer:
         all_starts[piece_slots] = kept[pieces_kept]
         return all_ids, all_starts
 
+
+
+def _ragged_range(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """concatenate([arange(s, s + n) for s, n in zip(starts, lengths)]) without the Python loop."""
+    out_starts = np.cumsum(lengths) - lengths
+    return np.repeat(starts - out_starts, lengths) + np.arange(int(lengths.sum()))

@@ -55,3 +55,16 @@ def test_default_vocab_is_deterministic_and_tokenizes_without_unknowns():
 def test_vocab_without_special_tokens_is_a_user_error():
     with pytest.raises(UserInputError, match=r"\[MASK\]"):
         parse_vocab("[PAD]\n[UNK]\n[CLS]\n[SEP]\n你\n", "broken.txt")
+
+
+def test_a_run_cache_that_starts_over_keeps_ids_and_offsets(bert_vocab_path, monkeypatch):
+    import pipeline.tokenize
+
+    text = "\n".join(EDGE_CASES) + "abc abd abc a\u200bbc Python3 x-y 5999元 café"
+    expected = [array.tolist() for array in BertChineseTokenizer(load_vocab(bert_vocab_path)).encode(text)]
+    monkeypatch.setattr(pipeline.tokenize, "_MAX_CACHED_RUNS", 3)
+    small = BertChineseTokenizer(load_vocab(bert_vocab_path))
+    for _ in range(3):
+        assert [array.tolist() for array in small.encode(text)] == expected
+        assert [array.tolist() for array in small.encode(text[40:])] == [
+            array.tolist() for array in BertChineseTokenizer(load_vocab(bert_vocab_path)).encode(text[40:])]
