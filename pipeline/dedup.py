@@ -7,7 +7,8 @@ order they arrive in, so the kept document of each cluster is the same on any ru
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Iterable, Sequence
+import math
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -15,6 +16,8 @@ import numpy as np
 from pipeline.config import DedupConfig
 
 _P = np.uint64(1_000_003)
+MIN_BUCKETS = 16
+BUCKET_INPUT_BYTES = 64 * 2**20
 _CHUNK_CELLS = 1 << 22  # shingles x permutations per step: bounds memory at 16 MB whatever a text's length
 
 
@@ -98,6 +101,101 @@ def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
     for j in range(rows):
         keys = _mix64(keys ^ banded[:, :, j])
     return keys
+
+
+def bucket_count(input_bytes: int) -> int:
+    """Shuffle buckets for the dedup keys. Each batch sends one element per bucket it touches, so few
+    buckets keep Beam's per-element cost off the documents; enough of them (one per ~64 MB of input)
+    keep the keys one bucket holds in memory small whatever the corpus size."""
+    return max(MIN_BUCKETS, math.ceil(input_bytes / BUCKET_INPUT_BYTES))
+
+
+def key_bucket(keys: np.ndarray, buckets: int) -> np.ndarray:
+    """The bucket of each uint64 key (a hash, so its low bits are uniform)."""
+    return (keys % np.uint64(buckets)).astype(np.int64)
+
+
+def _runs(values: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(value, positions) for each distinct value, ascending: one stable sort instead of a dict."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    for start, end in zip(starts.tolist(), [*starts[1:].tolist(), order.size]):
+        yield int(ordered[start]), order[start:end]
+
+
+# One bucket's share of a batch of band keys, columnar so that Beam codes a few buffers, not objects:
+# (band indices uint32, band keys uint64, nodes, signatures uint32 row-major) with one entry per
+# (document, band) that falls in the bucket.
+BandPart = tuple[bytes, bytes, list, bytes]
+
+
+def band_parts(nodes: Sequence[Hashable], signatures: np.ndarray, bands: int,
+               buckets: int) -> Iterator[tuple[int, BandPart]]:
+    """A batch's (bucket, part) pairs: every document's band keys, grouped by the bucket of the key."""
+    keys = band_keys(signatures, bands).ravel()
+    band = np.tile(np.arange(bands, dtype=np.uint32), len(nodes))
+    owner = np.repeat(np.arange(len(nodes)), bands)
+    for bucket, rows in _runs(key_bucket(keys, buckets)):
+        docs = owner[rows]
+        yield bucket, (band[rows].tobytes(), keys[rows].tobytes(), [nodes[i] for i in docs.tolist()],
+                       np.ascontiguousarray(signatures[docs]).tobytes())
+
+
+def candidate_groups(parts: Iterable[BandPart]) -> list[list[tuple[Hashable, np.ndarray]]]:
+    """The members (node, signature) of each (band, key) that two or more entries of one bucket share,
+    in key order. Two passes over `parts` (a GroupByKey's values may be iterated again): the first
+    holds only the bucket's keys, the second keeps the signatures of the candidates alone."""
+    columns = [(np.frombuffer(band, dtype=np.uint32), np.frombuffer(keys, dtype=np.uint64))
+               for band, keys, _, _ in parts]
+    if not columns:
+        return []
+    bands = np.concatenate([band for band, _ in columns])
+    keys = np.concatenate([key for _, key in columns])
+    order = np.lexsort((bands, keys))
+    bands, keys = bands[order], keys[order]
+    repeats = np.flatnonzero((keys[1:] == keys[:-1]) & (bands[1:] == bands[:-1]))
+    if not repeats.size:
+        return []
+    shared = set(zip(keys[repeats].tolist(), bands[repeats].tolist()))
+    shared_keys = np.unique(keys[repeats])
+    groups: dict[tuple[int, int], list[tuple[Hashable, np.ndarray]]] = {}
+    for band, keys_bytes, nodes, signature_bytes in parts:
+        part_keys = np.frombuffer(keys_bytes, dtype=np.uint64)
+        hits = np.flatnonzero(np.isin(part_keys, shared_keys))
+        if not hits.size:
+            continue
+        part_bands = np.frombuffer(band, dtype=np.uint32)
+        signatures = np.frombuffer(signature_bytes, dtype=np.uint32).reshape(len(nodes), -1)
+        for i, key, band_index in zip(hits.tolist(), part_keys[hits].tolist(), part_bands[hits].tolist()):
+            if (key, band_index) in shared:
+                groups.setdefault((key, band_index), []).append((nodes[i], signatures[i]))
+    return [groups[key] for key in sorted(groups)]
+
+
+def text_digest(text: str) -> bytes:
+    """Identity of a cleaned text for exact dedup."""
+    return hashlib.sha1(text.encode("utf-8")).digest()
+
+
+def digest_bucket(digest: bytes, buckets: int) -> int:
+    return int.from_bytes(digest[:8], "little") % buckets
+
+
+def kept_of_duplicates(entries: Iterable[tuple[bytes, Hashable]]) -> dict[bytes, Hashable]:
+    """Each digest that two or more (digest, node) entries share -> the smallest of their nodes, the
+    one exact dedup keeps; the order the entries come in does not matter."""
+    smallest: dict[bytes, Hashable] = {}
+    repeated: set[bytes] = set()
+    for digest, node in entries:
+        seen = smallest.get(digest)
+        if seen is None:
+            smallest[digest] = node
+        else:
+            repeated.add(digest)
+            if node < seen:
+                smallest[digest] = node
+    return {digest: smallest[digest] for digest in repeated}
 
 
 def bucket_links(members: Sequence[tuple[Hashable, np.ndarray]], threshold: float,

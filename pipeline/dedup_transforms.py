@@ -1,17 +1,20 @@
 """The Beam edge of near-deduplication: signatures -> band keys -> buckets -> edges -> components.
 
-Only band members travel through the shuffle with their signatures; the components are joined on one
-worker (a global combine over the edges, which number at most the duplicates) and come back to the
-documents as a side input holding the duplicates alone.
+Documents travel in batches (lists), and the shuffle carries one columnar part per batch and bucket,
+not one element per document and band: Beam's per-element cost (tens of µs a step) would otherwise
+outweigh the MinHash itself. Inside a bucket a pure function groups the entries by band key; the
+components are joined on one worker (a global combine over the edges, which number at most the
+duplicates) and come back to the batches as a side input holding the duplicates alone.
 """
 from __future__ import annotations
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.metrics import Metrics
 
 from pipeline.config import DedupConfig
-from pipeline.dedup import Components, band_keys, bucket_links, cluster_sizes, minhash_signatures
+from pipeline.dedup import (
+    MIN_BUCKETS, Components, band_parts, bucket_links, candidate_groups, cluster_sizes, minhash_signatures,
+)
 from pipeline.documents import Rejection
 from pipeline.examples import CleanDocument
 
@@ -25,44 +28,43 @@ def _node(doc: CleanDocument) -> tuple[str, str]:
     return doc.doc_id, doc.source
 
 
-class BandKeys(beam.DoFn):
-    """A batch of documents in, one ((band, key), (node, signature)) per document and band out."""
+class BandParts(beam.DoFn):
+    """A batch of documents in, one (bucket, band part) per bucket its band keys fall in out."""
 
-    def __init__(self, config: DedupConfig) -> None:
+    def __init__(self, config: DedupConfig, buckets: int) -> None:
         self._config = config
+        self._buckets = buckets
 
     def process(self, docs: list[CleanDocument]):
         signatures = minhash_signatures([d.text for d in docs], self._config)
-        keys = band_keys(signatures, self._config.bands)
-        for doc, signature, doc_keys in zip(docs, signatures, keys):
-            payload = (_node(doc), signature.tobytes())
-            for band, key in enumerate(doc_keys.tolist()):
-                yield (band, key), payload
+        yield from band_parts([_node(d) for d in docs], signatures, self._config.bands, self._buckets)
 
 
 class LinkBucket(beam.DoFn):
+    """A bucket's parts in, the verified links among its band-key groups out (one list per bucket)."""
+
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
 
     def process(self, element):
-        _, members = element
-        members = list(members)
-        if len(members) < 2:
-            return
-        Metrics.distribution(_NAMESPACE, "near_dedup.bucket_size").update(len(members))
-        decoded = [(node, np.frombuffer(signature, dtype=np.uint32)) for node, signature in members]
-        yield from bucket_links(decoded, self._config.threshold, self._config.max_pairwise)
+        _, parts = element
+        sizes = Metrics.distribution(_NAMESPACE, "near_dedup.bucket_size")
+        edges = []
+        for members in candidate_groups(parts):
+            sizes.update(len(members))
+            edges.extend(bucket_links(members, self._config.threshold, self._config.max_pairwise))
+        if edges:
+            yield edges
 
 
 class ConnectedComponents(beam.CombineFn):
-    """Edges in, {duplicate node: kept node} out."""
+    """Lists of edges in, {duplicate node: kept node} out."""
 
     def create_accumulator(self) -> Components:
         return Components()
 
-    def add_input(self, accumulator: Components, edge) -> Components:
-        accumulator.union(*edge)
-        return accumulator
+    def add_input(self, accumulator: Components, edges) -> Components:
+        return accumulator.add_edges(edges)
 
     def merge_accumulators(self, accumulators) -> Components:
         merged = Components()
@@ -75,41 +77,64 @@ class ConnectedComponents(beam.CombineFn):
 
 
 class DropNearDuplicates(beam.DoFn):
+    """A batch in, its documents that no kept document duplicates out (as one batch)."""
+
     def __init__(self, ledger_text: bool) -> None:
         self._ledger_text = ledger_text
 
-    def process(self, doc: CleanDocument, duplicates: dict):
-        kept = duplicates.get(_node(doc))
-        if kept is None:
-            yield doc
-        else:
+    def process(self, docs: list[CleanDocument], duplicates: dict):
+        kept = []
+        for doc in docs:
+            representative = duplicates.get(_node(doc))
+            if representative is None:
+                kept.append(doc)
+                continue
             Metrics.counter(_NAMESPACE, f"rejected.{NEAR_DUPLICATE}").inc()
             text = doc.text if self._ledger_text else ""
-            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(doc.doc_id, doc.source, NEAR_DUPLICATE, kept[0], text))
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, Rejection(doc.doc_id, doc.source, NEAR_DUPLICATE, representative[0], text))
+        if kept:
+            yield kept
+
+
+class NearDeduplicateBatches(beam.PTransform):
+    """Batches (lists) of CleanDocuments in; a dict out: "kept" batches, "rejected" near-duplicates
+    (detail = the kept doc_id) and "cluster_sizes" (one {cluster size: clusters} element, for the
+    report). `buckets` (see `pipeline.dedup.bucket_count`) never changes the result."""
+
+    def __init__(self, config: DedupConfig, ledger_text: bool = False, buckets: int = MIN_BUCKETS) -> None:
+        super().__init__()
+        self._config, self._ledger_text, self._buckets = config, ledger_text, buckets
+
+    def expand(self, batches):
+        if not self._config.near:
+            return {"kept": batches, REJECTED: batches | "no_near_duplicates" >> beam.Filter(lambda _: False),
+                    "cluster_sizes": batches.pipeline | "no_clusters" >> beam.Create([{}])}
+        duplicates = (
+            batches
+            | "band_keys" >> beam.ParDo(BandParts(self._config, self._buckets))
+            | "group_bands" >> beam.GroupByKey()
+            | "link_buckets" >> beam.ParDo(LinkBucket(self._config))
+            | "connected_components" >> beam.CombineGlobally(ConnectedComponents())
+        )
+        result = batches | "drop_near_duplicates" >> beam.ParDo(
+            DropNearDuplicates(self._ledger_text), duplicates=beam.pvalue.AsSingleton(duplicates),
+        ).with_outputs(REJECTED, main="kept")
+        sizes = duplicates | "cluster_sizes" >> beam.Map(cluster_sizes)
+        return {"kept": result.kept, REJECTED: result[REJECTED], "cluster_sizes": sizes}
 
 
 class NearDeduplicate(beam.PTransform):
-    """CleanDocuments in; a dict out: "kept" documents, "rejected" near-duplicates (detail = the kept
-    doc_id) and "cluster_sizes" (one {cluster size: clusters} element, for the report)."""
+    """The same on a PCollection of single CleanDocuments ("kept" holds single documents too)."""
 
     def __init__(self, config: DedupConfig, batch_size: int, ledger_text: bool = False) -> None:
         super().__init__()
         self._config, self._batch_size, self._ledger_text = config, batch_size, ledger_text
 
     def expand(self, docs):
-        if not self._config.near:
-            return {"kept": docs, REJECTED: docs | "no_near_duplicates" >> beam.Filter(lambda _: False),
-                    "cluster_sizes": docs.pipeline | "no_clusters" >> beam.Create([{}])}
-        duplicates = (
+        result = (
             docs
-            | "batch_for_minhash" >> beam.BatchElements(
-                min_batch_size=self._batch_size, max_batch_size=max(self._batch_size, 1024))
-            | "band_keys" >> beam.ParDo(BandKeys(self._config))
-            | "group_bands" >> beam.GroupByKey()
-            | "link_buckets" >> beam.ParDo(LinkBucket(self._config))
-            | "connected_components" >> beam.CombineGlobally(ConnectedComponents())
+            | "batch" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
+            | "near_dedup" >> NearDeduplicateBatches(self._config, self._ledger_text)
         )
-        result = docs | "drop_near_duplicates" >> beam.ParDo(
-            DropNearDuplicates(self._ledger_text), duplicates=beam.pvalue.AsSingleton(duplicates)).with_outputs(REJECTED, main="kept")
-        sizes = duplicates | "cluster_sizes" >> beam.Map(cluster_sizes)
-        return {"kept": result.kept, REJECTED: result[REJECTED], "cluster_sizes": sizes}
+        return {**result, "kept": result["kept"] | "unbatch" >> beam.FlatMap(lambda batch: batch)}

@@ -21,7 +21,8 @@ from pipeline import beam_io
 from pipeline.clean import normalize_text
 from pipeline.config import PrepareConfig
 from pipeline.report import REPORT_NAME
-from pipeline.transforms import LEDGER_DIR, STAGING_DIR, SUMMARY_NAME, OutputPlan, PrepareCorpus
+from pipeline.dedup import bucket_count
+from pipeline.transforms import LEDGER_DIR, STAGING_DIR, SUMMARY_NAME, OutputPlan, PrepareCorpus, stage_lexicon
 from pipeline.vocab import Vocab, build_default_vocab, parse_vocab
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, VocabInfo
@@ -128,15 +129,16 @@ def build_prepare(
     vocab_file = FileSystems.join(output_dir, VOCAB_NAME)
     beam_io.write_atomically(vocab_file, vocab.to_text().encode("utf-8"))
 
+    input_bytes = sum(size for _, size in files)
     plan = OutputPlan(
         output_dir=output_dir,
-        num_shards=shard_count(config, sum(size for _, size in files)),
+        num_shards=shard_count(config, input_bytes),
         vocab_file=vocab_file,
-        lexicon_paths=tuple(lexicon_paths),
         entity_types=lexicon.types,
-        lexicon_options=lexicon_options,
         lexicon_provenance=lexicon_provenance(lexicon_paths),
+        dedup_buckets=bucket_count(input_bytes),
     )
+    stage_lexicon(lexicon, plan)
     vocab_info = VocabInfo(file=VOCAB_NAME, sha256=vocab.sha256, size=len(vocab.tokens))
     _ = pipeline | "prepare_corpus" >> PrepareCorpus(
         [path for path, _ in files], config, plan, vocab_info, vocab.special_tokens

@@ -9,13 +9,14 @@ from pipeline.report import LENGTH_EDGES, REPORT_NAME, length_bin, render_report
 
 
 class LengthHistogram(beam.CombineFn):
-    """Texts' lengths in characters, counted into the report's fixed bins."""
+    """Batches of documents in; their texts' lengths in characters, counted into the report's bins."""
 
     def create_accumulator(self) -> list[int]:
         return [0] * len(LENGTH_EDGES)
 
-    def add_input(self, accumulator: list[int], length: int) -> list[int]:
-        accumulator[length_bin(length)] += 1
+    def add_input(self, accumulator: list[int], docs) -> list[int]:
+        for doc in docs:
+            accumulator[length_bin(len(doc.text))] += 1
         return accumulator
 
     def merge_accumulators(self, accumulators) -> list[int]:
@@ -37,18 +38,16 @@ class WriteReport(beam.DoFn):
 
 
 class CorpusReport(beam.PTransform):
-    """A dict in: "read" (Documents), "kept" (CleanDocuments reaching the shards), "rejected" (the
-    ledger's {reason: count}) and "cluster_sizes" (one {size: clusters} element)."""
+    """A dict in: "read" (batches of Documents), "kept" (batches of CleanDocuments reaching the shards),
+    "rejected" (the ledger's {reason: count}) and "cluster_sizes" (one {size: clusters} element)."""
 
     def __init__(self, output_dir: str) -> None:
         super().__init__()
         self._output_dir = output_dir
 
     def expand(self, inputs):
-        before = (inputs["read"] | "raw_lengths" >> beam.Map(lambda doc: len(doc.text))
-                  | "bin_raw_lengths" >> beam.CombineGlobally(LengthHistogram()))
-        after = (inputs["kept"] | "kept_lengths" >> beam.Map(lambda doc: len(doc.text))
-                 | "bin_kept_lengths" >> beam.CombineGlobally(LengthHistogram()))
+        before = inputs["read"] | "bin_raw_lengths" >> beam.CombineGlobally(LengthHistogram())
+        after = inputs["kept"] | "bin_kept_lengths" >> beam.CombineGlobally(LengthHistogram())
         root = inputs["read"].pipeline
         clusters = inputs["cluster_sizes"]
         return (
