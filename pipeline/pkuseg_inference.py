@@ -1,0 +1,444 @@
+"""pkuseg's CRF inference, vectorised over a batch of text on pkuseg's own weights.
+
+pkuseg spends ~90% of `cut` building feature strings per character in Python and looking them up
+in a 2.6M-entry dict. Here every feature string is turned, once per object, into integer tables
+(characters -> codes, packed code tuples -> feature ids or word ids, word-id pairs -> feature ids),
+so a whole batch's feature ids come from a few numpy gathers and sorted-key lookups. The rest is
+pkuseg's own: its weights, its Viterbi (`pkuseg.inference.run_viterbi`), its user-dict pre-pass, and
+its dictionary post-pass (re-stated over word offsets), so the words are pkuseg's, bit for bit:
+
+- node scores add each character's feature weights in float64 in pkuseg's feature order (69 slots;
+  an absent feature adds a row of zeros, which leaves a float sum unchanged);
+- the post-pass can only merge words where some 2..7 consecutive words joined are in its
+  dictionary; a 64-bit rolling hash finds the fragments where that may be so (a false alarm costs
+  time, never words), and only those run it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+_NUM, _LETTER, _NO_WORD = "**Num", "**Letter", "**noWord"
+_LENGTHS = (6, 5, 4, 3, 2)  # pkuseg's range(wordMax, wordMin - 1, -1): the order of its word features
+_BITS = 13  # bits per character code when codes are packed into one int64 key
+_CHUNK = 4096  # characters per score gather: bounds the (69, chunk, n_tag) temporary to ~11 MB
+_MERGES = range(7, 1, -1)  # the post-pass merges runs of 7, then 6, ..., then 2 words
+_HASH_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
+_U64 = 1 << 64
+_SLOT_MIX = 0xFF51AFD7ED558CCD  # not _HASH_BASE: the span hashes are polynomials in it, and would cluster
+_STEPS = np.arange(8)  # _HashMap._WINDOW
+_EMPTY = -1  # a free hash slot; no key is negative (a dictionary hash that is reads as a false alarm)
+
+# namespaces of the first lookup table (top bits of its keys)
+_PAIR_PREV, _PAIR_NEXT, _PAIR_PREV2, _SPAN2, _SPAN3, _SPAN4 = range(6)
+# per character, where pkuseg's word lists start relative to it (row order: lengths 6..2)
+_UNARY_ROWS = np.arange(5)[:, None]  # c, c-1, c1, c-2, c2
+_WORD_OFFSETS = {
+    "prefix_in": [1 - length for length in _LENGTHS],  # the word ending at this character
+    "suffix_in": [0] * 5,  # the word starting at it
+    "prefix_ex": [-length for length in _LENGTHS],  # the word ending just before it
+    "suffix_ex": [1] * 5,  # the word starting just after it
+}
+
+
+class _HashMap:
+    """int64 keys -> int64 values (`default` when absent), looked up vectorised: a linear-probing
+    table at load <= 1/4, read a cache line's worth of slots at a time. (A binary search over
+    millions of keys costs a cache miss per level: it was half of the run time.)"""
+
+    _WINDOW = 8
+
+    def __init__(self, pairs: dict[int, int], default: int) -> None:
+        keys = np.fromiter(pairs.keys(), dtype=np.int64, count=len(pairs))
+        values = np.fromiter(pairs.values(), dtype=np.int64, count=len(pairs))
+        self._bits = max(4, int(len(keys) * 4 - 1).bit_length())
+        size = 1 << self._bits
+        self._keys = np.full(size + self._WINDOW, _EMPTY, dtype=np.int64)  # the tail mirrors nothing: probes wrap
+        self._values = np.full(size, default, dtype=np.int64)
+        self._default = default
+        slot = self._home(keys)
+        pending = np.arange(len(keys))
+        while len(pending):  # each round, an empty wanted slot goes to its first claimant; the rest move on
+            wanted = slot[pending]
+            free = self._keys[wanted] == _EMPTY
+            _, first = np.unique(wanted, return_index=True)
+            winner = np.zeros(len(pending), dtype=bool)
+            winner[first] = True
+            winner &= free
+            self._keys[wanted[winner]] = keys[pending[winner]]
+            self._values[wanted[winner]] = values[pending[winner]]
+            pending = pending[~winner]
+            slot[pending] = (slot[pending] + 1) & (size - 1)
+        self._keys[size:] = self._keys[: self._WINDOW]  # so a window never wraps
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.view(np.uint64) * np.uint64(_SLOT_MIX)) >> np.uint64(64 - self._bits)).astype(np.int64)
+
+    def __getitem__(self, query: np.ndarray) -> np.ndarray:
+        found = np.full(len(query), self._default, dtype=np.int64)
+        mask = (1 << self._bits) - 1
+        todo = np.arange(len(query))
+        slot = self._home(query)
+        while len(todo):
+            window = self._keys[slot[:, None] + _STEPS]
+            hit = np.flatnonzero(window == query[todo, None])  # row * 8 + step; a key is stored once
+            row = hit >> 3
+            found[todo[row]] = self._values[(slot[row] + (hit & 7)) & mask]
+            # 8 bools per row read as one uint64: "any" without a slow short-axis reduction
+            unresolved = ((window == _EMPTY).view(np.uint64).ravel() == 0)
+            unresolved[row] = False
+            todo, slot = todo[unresolved], (slot[unresolved] + self._WINDOW) & mask
+        return found
+
+
+def _hashes(texts: Sequence[str]) -> np.ndarray:
+    """Each text's sum(codepoint[u] * base**-u) modulo 2**64, as `_Hasher.spans` computes spans."""
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    hasher = _Hasher("".join(texts))
+    starts = np.cumsum(lengths) - lengths
+    return hasher.spans(starts, starts + lengths)
+
+
+class _Hasher:
+    """Position-independent 64-bit hashes of any span of one text, vectorised (prefix sums)."""
+
+    def __init__(self, text: str) -> None:
+        codepoints = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+        inverse = pow(_HASH_BASE, -1, _U64)
+        inverse_powers = np.cumprod(np.full(len(text), inverse, dtype=np.uint64)) * np.uint64(_HASH_BASE)
+        self._prefix = np.zeros(len(text) + 1, dtype=np.uint64)
+        np.cumsum(codepoints * inverse_powers, out=self._prefix[1:])
+        self._powers = np.cumprod(np.full(len(text) + 1, _HASH_BASE, dtype=np.uint64)) * np.uint64(inverse)
+
+    def spans(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        return (self._prefix[ends] - self._prefix[starts]) * self._powers[starts]
+
+
+class PkusegInference:
+    """pkuseg's default model as integer tables: `cut_many(texts)` equals
+    `[pkuseg.pkuseg(user_dict=user_dict).cut(text) for text in texts]`."""
+
+    def __init__(self, user_dict: Sequence[str] | str = "default") -> None:
+        import pkuseg
+        from pkuseg.config import config
+        from pkuseg.inference import run_viterbi
+
+        reference = pkuseg.pkuseg(user_dict=user_dict)  # loads the shipped default model, offline
+        if (config.wordMax, config.wordMin, config.wordFeature, config.numLetterNorm) != (6, 2, True, True):
+            raise RuntimeError("pkuseg's feature settings changed: pipeline/pkuseg_inference.py mirrors 6/2/on/on")
+        if reference.postprocesser.common_words or not reference.postprocesser.do_process:
+            raise RuntimeError("pkuseg's post-pass changed: pipeline/pkuseg_inference.py mirrors its default")
+        extractor, model = reference.feature_extractor, reference.model
+        self._solve = reference.preprocesser.solve
+        self._has_user_words = bool(reference.preprocesser.trie.children)
+        self._dictionary = reference.postprocesser.other_words
+        hashes = _hashes(sorted(self._dictionary)).view(np.int64)
+        self._dictionary_hashes = _HashMap(dict.fromkeys(hashes[hashes != _EMPTY].tolist(), 1), 0)
+        self._run_viterbi = run_viterbi
+        tags = sorted(extractor.tag_to_idx, key=extractor.tag_to_idx.get)
+        self._begins = np.array(["B" in tag for tag in tags])
+        self._build_tables(extractor, model)
+
+    # --- tables ---------------------------------------------------------------------------------
+
+    def _build_tables(self, extractor, model) -> None:
+        codes: dict[str, int] = {_NUM: 1, _LETTER: 2}  # 0: outside the fragment, or a node nothing mentions
+        impossible = set(extractor.keywords) | extractor.num | extractor.letter
+
+        def node_code(node: str) -> int | None:
+            if node not in codes:
+                if len(node) != 1 or node in impossible:
+                    return None  # pkuseg never produces this node: what mentions it never matches
+                codes[node] = len(codes) + 1
+            return codes[node]
+
+        def word_nodes(word: str) -> tuple[int, ...] | None:
+            nodes, at = [], 0
+            while at < len(word):
+                token = next((t for t in (_NUM, _LETTER) if word.startswith(t, at)), word[at])
+                code = node_code(token)
+                if code is None:
+                    return None
+                nodes.append(code)
+                at += len(token)
+            return tuple(nodes)
+
+        # pkuseg's word list as node sequences of 2..6 nodes (the only lengths it looks up)
+        word_ids: dict[str, int] = {}
+        word_paths: list[tuple[int, ...]] = []
+        for word in sorted(extractor.unigram):
+            nodes = word_nodes(word)
+            if nodes is not None and 2 <= len(nodes) <= 6:
+                word_ids[word] = len(word_ids) + 1  # 0: "**noWord"
+                word_paths.append(nodes)
+
+        unary: dict[str, dict[int, int]] = {name: {} for name in ("c", "c-1", "c1", "c-2", "c2")}
+        pair_namespace = {"c-1c": _PAIR_PREV, "cc1": _PAIR_NEXT, "c-2c-1": _PAIR_PREV2}
+        word_feature: dict[str, dict[int, int]] = {"w-1": {}, "w1": {}}
+        word_pairs: dict[int, int] = {}
+        n_words = len(word_ids) + 1
+        first: dict[int, int] = {}
+        for feature, index in extractor.feature_to_idx.items():
+            head, _, rest = feature.partition(".")
+            if head in unary:
+                code = node_code(rest)
+                if code is not None:
+                    unary[head][code] = index
+            elif head in pair_namespace:
+                left, *right = rest.split(".")  # nodes never hold "." (pkuseg renames it to "&")
+                if len(right) == 1:
+                    left_code, right_code = node_code(left), node_code(right[0])
+                    if left_code is not None and right_code is not None:
+                        key = pair_namespace[head] << 56 | left_code << _BITS | right_code
+                        first[key] = index
+            elif head in word_feature:
+                if rest in word_ids:
+                    word_feature[head][word_ids[rest]] = index
+            elif head == "ww":
+                side, rest = rest[0], rest[2:]
+                for split in (at for at, char in enumerate(rest) if char == "*"):
+                    pre, post = rest[:split], rest[split + 1:]
+                    pre_id = 0 if pre == _NO_WORD else word_ids.get(pre)
+                    post_id = 0 if post == _NO_WORD else word_ids.get(post)
+                    if pre_id and post_id:  # pkuseg's model has no feature with "**noWord" in it
+                        word_pairs[(side == "r") << 40 | pre_id * n_words + post_id] = index
+                    elif pre_id is not None and post_id is not None:
+                        raise RuntimeError(f"pkuseg feature with **noWord: {feature!r}")
+            elif feature != "$$":
+                raise RuntimeError(f"pkuseg feature of an unknown kind: {feature!r}")
+        if len(codes) + 1 > 1 << _BITS:
+            raise RuntimeError("more pkuseg characters than the packed keys hold")
+
+        # words: spans of 2..4 nodes are looked up whole; longer ones by their 4-node prefix's id
+        long_prefix: dict[tuple[int, ...], int] = {}
+        second: dict[int, int] = {}
+        for word_id, path in enumerate(word_paths, start=1):
+            if len(path) > 4:
+                prefix_id = long_prefix.setdefault(path[:4], len(long_prefix) + 1)
+                key = _pack(path[:4])
+                first[_SPAN4 << 56 | key] = first.get(_SPAN4 << 56 | key, 0) & 0xFFFFF | prefix_id << 20
+                second[prefix_id << 30 | len(path) << 26 | _pack(path[4:])] = word_id
+        for word_id, path in enumerate(word_paths, start=1):
+            if len(path) <= 4:
+                key = (_SPAN2, _SPAN3, _SPAN4)[len(path) - 2] << 56 | _pack(path)
+                first[key] = first.get(key, 0) | word_id
+
+        zero = model.n_feature  # a row of zeros appended to the weights: "no feature here"
+        self._zero = zero
+        self._code_of = np.zeros(0x110000, dtype=np.int64)
+        for node, code in codes.items():
+            if len(node) == 1:
+                self._code_of[ord(node)] = code
+        self._code_of[[ord(c) for c in extractor.num]] = codes[_NUM]
+        self._code_of[[ord(c) for c in extractor.letter]] = codes[_LETTER]
+        self._code_of[[ord(c) for c in extractor.keywords]] = codes.get("&", 0)  # keyword_rename: -._,|/*: -> &
+        n_codes = 1 << _BITS
+        self._unary = np.full((5, n_codes), zero, dtype=np.int64)  # rows: c, c-1, c1, c-2, c2
+        for row, table in enumerate(unary.values()):
+            self._unary[row, list(table)] = list(table.values())
+        self._first = _HashMap(first, -1)
+        self._second = _HashMap(second, 0)
+        self._word_feature = np.full((2, n_words), zero, dtype=np.int64)  # rows: w-1, w1
+        for row, table in enumerate(word_feature.values()):
+            self._word_feature[row, list(table)] = list(table.values())
+        self._word_pairs = _HashMap(word_pairs, zero)
+        self._n_words = n_words
+
+        n_tag = model.n_tag
+        self._weights = np.zeros((zero + 1, n_tag), dtype=np.float64)
+        self._weights[:zero] = model.w[: zero * n_tag].reshape(zero, n_tag)
+        edge = np.ones((n_tag, n_tag), dtype=np.float64)  # pkuseg's getLogYY starts edges at 1.0
+        for s in range(n_tag):
+            for s_pre in range(n_tag):
+                edge[s_pre, s] += model.w[zero * n_tag + s * n_tag + s_pre]
+        self._edge = edge
+
+    # --- inference ------------------------------------------------------------------------------
+
+    def _feature_ids(self, codes: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """(69, n) feature ids per character (fragments laid end to end; `before`/`after`: how many
+        characters of its fragment precede/follow it), in the order pkuseg's
+        `get_node_features_idx` appends them, `self._zero` where it appends nothing."""
+        n = len(codes)
+        positions = np.arange(n)
+        padded = np.zeros(n + 8, dtype=np.int64)
+        padded[2:2 + n] = codes
+        offsets = np.arange(-2, 6)[:, None]
+        inside = (offsets >= -before) & (offsets <= after)
+        window = np.where(inside, padded[positions + offsets + 2], 0)  # window[2 + d]: the code d away
+        prev2, prev, here, next1, next2 = window[0], window[1], window[2], window[3], window[4]
+
+        first = self._first[np.concatenate([
+            _PAIR_PREV << 56 | prev << _BITS | here,
+            _PAIR_NEXT << 56 | here << _BITS | next1,
+            _PAIR_PREV2 << 56 | prev2 << _BITS | prev,
+            _SPAN2 << 56 | _pack_rows(window[2:4]),
+            _SPAN3 << 56 | _pack_rows(window[2:5]),
+            _SPAN4 << 56 | _pack_rows(window[2:6]),
+        ])].reshape(6, n)
+        pairs = np.where(first[:3] < 0, self._zero, first[:3])
+        spans = np.zeros((5, n + 8), dtype=np.int64)  # spans[row, 7 + j]: word id of length _LENGTHS[row] at j
+        found = np.maximum(first[3:], 0)
+        spans[4, 7:7 + n], spans[3, 7:7 + n], spans[2, 7:7 + n] = found[0], found[1], found[2] & 0xFFFFF
+        long_prefix = found[2] >> 20
+        at = np.flatnonzero(long_prefix)
+        if len(at):
+            keys = long_prefix[at] << 30
+            spans[1, 7 + at] = self._second[keys | 5 << 26 | window[6, at]]
+            spans[0, 7 + at] = self._second[keys | 6 << 26 | window[6, at] | window[7, at] << _BITS]
+
+        rows = np.empty((69, n), dtype=np.int64)
+        rows[0] = 0  # "$$"
+        rows[[1, 2, 4, 6, 8]] = self._unary[_UNARY_ROWS, np.stack([here, prev, next1, prev2, next2])]
+        rows[[3, 5, 7]] = pairs  # c-1c, cc1, c-2c-1
+        words = {}
+        flat = spans.ravel()
+        row_base = (np.arange(5) * (n + 8) + 7)[:, None]
+        for name, word_offsets in _WORD_OFFSETS.items():
+            shift = np.array(word_offsets)[:, None]
+            words[name] = np.where((shift >= -before) & (shift <= after), flat[row_base + shift + positions], 0)
+        rows[9:14] = self._word_feature[0, words["prefix_in"]]
+        rows[14:19] = self._word_feature[1, words["suffix_in"]]
+        w = self._n_words
+        both = np.concatenate([
+            (words["prefix_ex"][:, None, :] * w + words["suffix_in"][None, :, :]).reshape(25, n),
+            (1 << 40) | (words["prefix_in"][:, None, :] * w + words["suffix_ex"][None, :, :]).reshape(25, n),
+        ])
+        known = np.concatenate([
+            (words["prefix_ex"][:, None, :] > 0) & (words["suffix_in"][None, :, :] > 0),
+            (words["prefix_in"][:, None, :] > 0) & (words["suffix_ex"][None, :, :] > 0),
+        ]).reshape(50, n)
+        ww = np.full((50, n), self._zero, dtype=np.int64)
+        ww[known] = self._word_pairs[both[known]]
+        rows[19:] = ww
+        return rows
+
+    def _node_scores(self, ids: np.ndarray) -> np.ndarray:
+        """Per character, its features' weights added one by one in order, as pkuseg's getLogYY
+        does (numpy reduces a leading axis row by row, not pairwise)."""
+        n = ids.shape[1]
+        scores = np.empty((n, self._weights.shape[1]), dtype=np.float64)
+        for begin in range(0, n, _CHUNK):
+            chunk = ids[:, begin:begin + _CHUNK]
+            chunk = chunk[(chunk != self._zero).any(axis=1)]  # skipping all-zero rows leaves the sums as they are
+            scores[begin:begin + _CHUNK] = np.take(self._weights, chunk, axis=0).sum(axis=0)
+        return scores
+
+    def _cut_fragments(self, fragments: list[str]) -> list[list[str]]:
+        """pkuseg's `_cut`, then its post-pass, of each fragment (no whitespace, no user word)."""
+        if not fragments:
+            return []
+        text = "".join(fragments)
+        lengths = np.fromiter(map(len, fragments), dtype=np.int64, count=len(fragments))
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        codes = self._code_of[np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+        before = np.arange(len(text)) - np.repeat(starts, lengths)
+        after = np.repeat(ends, lengths) - np.arange(len(text)) - 1
+        scores = self._node_scores(self._feature_ids(codes, before, after))
+        run_viterbi, edge = self._run_viterbi, self._edge
+        tags = np.concatenate([run_viterbi(scores[a:b], edge)[1] for a, b in zip(starts.tolist(), ends.tolist())])
+        word_start = self._begins[tags]
+        word_start[starts] = True
+        cuts = np.append(np.flatnonzero(word_start), len(text))
+        first_word = np.searchsorted(cuts, starts)
+        fragment_of_word = np.searchsorted(starts, cuts[:-1], side="right") - 1
+        suspects = self._merge_suspects(text, cuts, fragment_of_word, first_word)
+        cut_list = cuts.tolist()
+        words = [text[a:b] for a, b in zip(cut_list, cut_list[1:])]
+        bounds = np.append(first_word, len(words)).tolist()
+        out = [words[a:b] for a, b in zip(bounds, bounds[1:])]
+        for fragment, candidates in suspects.items():
+            a, b = bounds[fragment], bounds[fragment + 1]
+            cuts_here = [x - cut_list[a] for x in cut_list[a:b + 1]]
+            out[fragment] = self._post_process(fragments[fragment], cuts_here, candidates)
+        return out
+
+    def _merge_suspects(self, text: str, cuts: np.ndarray, fragment_of_word: np.ndarray,
+                        first_word: np.ndarray) -> dict[int, dict[int, list[int]]]:
+        """fragment -> run length -> where (word index in the fragment) `run` consecutive words may
+        join into a post-pass dictionary word: a superset of where they do (hashes may collide)."""
+        runs, firsts = [], []
+        for run in range(2, min(7, len(fragment_of_word)) + 1):
+            first = np.flatnonzero(fragment_of_word[: len(fragment_of_word) - run + 1] == fragment_of_word[run - 1:])
+            runs.append(np.full(len(first), run))
+            firsts.append(first)
+        if not firsts:
+            return {}
+        run, first = np.concatenate(runs), np.concatenate(firsts)
+        hashes = _Hasher(text).spans(cuts[first], cuts[first + run]).view(np.int64)
+        suspect = (self._dictionary_hashes[hashes] == 1) | (hashes == _EMPTY)  # _EMPTY: not stored, so suspect
+        fragment = fragment_of_word[first[suspect]]
+        found: dict[int, dict[int, list[int]]] = {}
+        for f, r, at in zip(fragment.tolist(), run[suspect].tolist(), (first[suspect] - first_word[fragment]).tolist()):
+            found.setdefault(f, {}).setdefault(r, []).append(at)
+        return found
+
+    def _post_process(self, fragment: str, cuts: list[int], candidates: dict[int, list[int]]) -> list[str]:
+        """pkuseg's `Postprocesser.post_process(words, check_seperated=True)` with its default
+        dictionary, restated on word offsets: a run of words whose join is in the dictionary
+        becomes one word unless every word of the run is in it too. Until a first merge the words
+        are the model's, so only the `candidates` (run -> word indices) can merge."""
+        dictionary = self._dictionary
+
+        def merges(i: int, run: int) -> bool:
+            return fragment[cuts[i]:cuts[i + run]] in dictionary and not all(
+                fragment[cuts[k]:cuts[k + 1]] in dictionary for k in range(i, i + run))
+
+        changed = False
+        for run in _MERGES:
+            if not changed:
+                merged, after = [], 0
+                for i in candidates.get(run, ()):
+                    if i >= after and merges(i, run):
+                        merged.append(i)
+                        after = i + run  # pkuseg goes on with the word after the merged one
+                for i in reversed(merged):
+                    del cuts[i + 1:i + run]
+                changed = bool(merged)
+            elif not dictionary.isdisjoint([fragment[a:b] for a, b in zip(cuts, cuts[run:])]):
+                i = 0
+                while i + run < len(cuts):
+                    if merges(i, run):
+                        del cuts[i + 1:i + run]
+                    i += 1
+        return [fragment[a:b] for a, b in zip(cuts, cuts[1:])]
+
+    def cut_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """`pkuseg.cut(text)` for each text, computed as one batch."""
+        plans: list[list[tuple[bool, str]]] = []  # per text: (is a user word, piece)
+        fragments: list[str] = []
+        for text in texts:
+            plan: list[tuple[bool, str]] = []
+            for piece in text.split():  # pkuseg strips, then splits on whitespace
+                if self._has_user_words:
+                    parts, is_user_word, _ = self._solve(piece)
+                    plan.extend(zip(is_user_word, parts))
+                else:
+                    plan.append((False, piece))
+            fragments.extend(part for is_user_word, part in plan if not is_user_word)
+            plans.append(plan)
+        cut = iter(self._cut_fragments(fragments))
+        results = []
+        for plan in plans:
+            words: list[str] = []
+            for is_user_word, piece in plan:
+                if is_user_word:
+                    words.append(piece)
+                else:
+                    words.extend(next(cut))
+            results.append(words)
+        return results
+
+
+def _pack(codes: Sequence[int]) -> int:
+    """Character codes as one integer, the first in the lowest bits, as `_pack_rows` packs them."""
+    return sum(code << _BITS * i for i, code in enumerate(codes))
+
+
+def _pack_rows(rows: np.ndarray) -> np.ndarray:
+    packed = np.zeros(rows.shape[1], dtype=np.int64)
+    for i, row in enumerate(rows):
+        packed |= row << _BITS * i
+    return packed
