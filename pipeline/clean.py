@@ -96,8 +96,12 @@ def _t2s_chars() -> frozenset[str]:
 def _probe_table() -> np.ndarray:
     """Per code point, the costly steps it calls for; built once per process (~0.3 s)."""
     table = np.zeros(0x110000, dtype=np.uint8)
-    table[_nfkc_changing()] |= NFKC
-    table[[ord(c) for c in _t2s_chars()]] |= T2S
+    nfkc, t2s = _nfkc_changing(), _t2s_chars()
+    table[nfkc] |= NFKC
+    table[[ord(c) for c in t2s]] |= T2S
+    # NFKC brings a traditional character only by decomposing one that holds it (a compatibility
+    # ideograph): no traditional character is a composite that composition could build from pieces.
+    table[[c for c in nfkc if not t2s.isdisjoint(unicodedata.normalize("NFKC", chr(c)))]] |= T2S
     for lo, hi in _INVISIBLE_RANGES:
         table[lo: hi + 1] |= INVISIBLE
     table[[ord(c) for c in _ODD_SPACE_CHARS]] |= ODD_SPACE
@@ -108,7 +112,7 @@ def _probe_table() -> np.ndarray:
 def probe(texts: Sequence[str]) -> np.ndarray:
     """For each text, the OR of its characters' probe bits: a few numpy passes for the whole batch.
     Each text's bits depend on that text alone, so batching cannot change what a text goes through."""
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     needs = np.zeros(len(texts), dtype=np.uint8)
     filled = lengths > 0
     if not filled.any():
@@ -154,18 +158,11 @@ def remove_invisible(text: str) -> str:
 def normalize_unicode(text: str) -> str:
     """NFKC (full-width letters and digits to ASCII, compatibility ideographs to unified ones),
     keeping full-width punctuation as Chinese text writes it."""
-    return _nfkc(text)[0]
-
-
-def _nfkc(text: str) -> tuple[str, str]:
-    """normalize_unicode's result, and what NFKC wrote where it changed something: only there can
-    it have brought a traditional character."""
     if text.isascii():
-        return text, ""
+        return text
     pieces = _PROTECTED_RUN.split(text)  # odd slots hold the protected runs
-    before = pieces[::2]
-    pieces[::2] = after = [unicodedata.normalize("NFKC", piece) for piece in before]
-    return "".join(pieces), "".join(new for old, new in zip(before, after) if new != old)
+    pieces[::2] = [unicodedata.normalize("NFKC", piece) for piece in pieces[::2]]
+    return "".join(pieces)
 
 
 def normalize_whitespace(text: str) -> str:
@@ -188,9 +185,7 @@ def _normalize(text: str, simplified: bool, pii: str, needs: int) -> str:
     if needs & INVISIBLE:
         text = remove_invisible(text)
     if needs & NFKC:
-        text, changed = _nfkc(text)
-        if not _t2s_chars().isdisjoint(changed):  # compatibility ideographs may now be traditional ones
-            needs |= T2S
+        text = normalize_unicode(text)
     if pii != "keep" and needs & (URL | EMAIL | PHONE):
         before = text
         text = remove_pii(text, drop=pii == "drop", url=bool(needs & URL), email=bool(needs & EMAIL),
