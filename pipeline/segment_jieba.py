@@ -34,10 +34,12 @@ _FOREIGN_HAN = re.compile(f"[{_FOREIGN_RANGES}]")
 _SYMBOL_IN_RUN = re.compile(r"[a-zA-Z0-9+#&._%\-][+#&._%\-]|[+#&._%\-][a-zA-Z0-9+#&._%\-]")
 # One single-class scan (0.4 us a sentence) clears most sentences for rjieba's output as it is.
 _HMM_REPAIR_GATE = re.compile(f"[+#&._%\\-{_FOREIGN_RANGES}]")
-# Runs of those characters that hold a symbol: each maximal run of two or more, if it has one.
 _ASCII_WORD = re.compile(r"[a-zA-Z0-9+#&._%\-]{2,}")
-_ASCII_RUN = _ASCII_WORD
 _SYMBOL = re.compile(r"[+#&._%\-]")
+_RUN_CHAR = np.zeros(129, dtype=bool)  # code points from 128 on all look up the last entry, False
+_RUN_CHAR[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+#&._%-"]] = True
+_RUN_SYMBOL = np.zeros(129, dtype=bool)
+_RUN_SYMBOL[[ord(c) for c in "+#&._%-"]] = True
 _SKIP_WHOLE = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?")  # jieba finalseg's re_skip
 _SKIP_SPLIT = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
 # rjieba's word blocks once `_cut` has taken the extension ideographs out: jieba's `re_han_default`.
@@ -111,16 +113,15 @@ class FastJiebaSegmenter:
         words = self._rjieba.cut(text, hmm)
         if not hmm or _SYMBOL_IN_RUN.search(text) is None:
             return words
-        runs = [match.span() for match in _ASCII_RUN.finditer(text) if _SYMBOL.search(match.group())]
-        return self._split_ascii_runs(text, words, runs) if runs else words
+        runs = _runs_with_symbol(text)
+        return self._split_ascii_runs(text, words, runs) if len(runs) else words
 
-    def _split_ascii_runs(self, text: str, words: list[str], runs: list[tuple[int, int]]) -> list[str]:
+    def _split_ascii_runs(self, text: str, words: list[str], runs: np.ndarray) -> list[str]:
         """Only the words inside `runs` are looked at: most sentences with a decimal or a hyphen hold
         thirty words and one run, and a long text holds a few runs per hundred words."""
         ends = np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))
-        spans = np.asarray(runs, dtype=np.int64)
-        firsts = np.searchsorted(ends, spans[:, 0], side="right").tolist()
-        afters = np.searchsorted(ends, spans[:, 1], side="right").tolist()  # words that end in the run
+        firsts = np.searchsorted(ends, runs[:, 0], side="right").tolist()
+        afters = np.searchsorted(ends, runs[:, 1], side="right").tolist()  # words that end in the run
         replaced: list[tuple[int, list[str]]] = []  # in word order: runs are disjoint and in order
         for first, after in zip(firsts, afters):
             for index in range(first, after):
@@ -153,6 +154,21 @@ class FastJiebaSegmenter:
                 return position == start and route_word == word
             position += len(route_word)
         return False
+
+
+def _runs_with_symbol(text: str) -> np.ndarray:
+    """(start, end) rows of the maximal runs of `[a-zA-Z0-9+#&._%-]` that are two or more characters
+    long and hold a symbol: where rjieba may keep whole what jieba's finalseg splits. A regex for a
+    sentence, array operations for a batch's text (20x fewer Python objects, 20 us more per call)."""
+    if len(text) < 2000:
+        spans = [match.span() for match in _ASCII_WORD.finditer(text) if _SYMBOL.search(match.group())]
+        return np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    codes = np.minimum(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), 128)
+    steps = np.diff(_RUN_CHAR[codes].astype(np.int8), prepend=0, append=0)
+    starts, ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+    symbols = np.concatenate(([0], np.cumsum(_RUN_SYMBOL[codes])))
+    kept = (ends - starts > 1) & (symbols[ends] > symbols[starts])
+    return np.stack([starts[kept], ends[kept]], axis=1)
 
 
 class JiebaReferenceSegmenter:
