@@ -1,12 +1,15 @@
 """Segmentation speed of every backend beside plain jieba and raw rjieba, in one run, on real text.
 
     python -m bench.segmentation [--input '../shared/data/wudao-sample/*.json'] [--limit-mb 2] [--no-hmm]
+                                 [--pkuseg-mb 0.3] [--batch 1000] [--backends pkuseg ...]
 
 The text is what `prepare` hands the segmenter: each document's sentences (`split_sentences`), one
 `cut` call per sentence. MB are UTF-8 bytes of those sentences; "MB/s/core" divides by the process's
 CPU seconds, so other users of a shared machine do not count against a backend. Setup (dictionary,
 model) is timed apart: it happens once per worker. Raw rjieba is listed for scale only: it is not
-jieba's output (see pipeline/segment_jieba.py).
+jieba's output (see pipeline/segment_jieba.py). pkuseg runs on a smaller share of the text, beside
+plain `pkuseg.pkuseg().cut` on the same sentences (the words it must equal), and also through
+`cut_many` with `--batch` sentences a call (what a batch of documents could hand it).
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ def main() -> None:
     parser.add_argument("--input", default=DEFAULT_INPUT, help="WuDao-style JSON files (glob)")
     parser.add_argument("--limit-mb", type=float, default=2.0, help="MB of sentences to segment per backend")
     parser.add_argument("--pkuseg-mb", type=float, default=0.3, help="pkuseg is slow: its share of the text")
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    parser.add_argument("--batch", type=int, default=1000, help="sentences per pkuseg cut_many call")
     parser.add_argument("--no-hmm", action="store_true")
     args = parser.parse_args()
     hmm = not args.no_hmm
@@ -67,7 +72,7 @@ def main() -> None:
     rows = [("jieba.lcut (plain)", 0.0, baseline)]
     raw = rjieba.Jieba()
     rows.append(("rjieba (raw, not exact)", 0.0, measure(lambda s: raw.cut(s, hmm), sentences, megabytes)))
-    for name in BACKENDS:
+    for name in args.backends:
         started = time.process_time()
         segmenter = create_segmenter(name, hmm)
         setup = time.process_time() - started
@@ -76,9 +81,34 @@ def main() -> None:
             subset = load_sentences(args.input, args.pkuseg_mb)
         subset_mb = sum(len(s.encode("utf-8")) for s in subset) / 1e6
         rows.append((name, setup, measure(segmenter.cut, subset, subset_mb)))
+        if name == "pkuseg":
+            pkuseg_rows = measure_pkuseg(segmenter, subset, subset_mb, args.batch)
+            rows.extend((label, 0.0, speed) for label, speed in pkuseg_rows)
     print(f"{'backend':<26} {'setup s':>8} {'MB/s/core':>10} {'x jieba':>8}")
     for name, setup, speed in rows:
         print(f"{name:<26} {setup:8.1f} {speed:10.2f} {speed / baseline:8.1f}")
+    speeds = {name: speed for name, _, speed in rows}
+    if "pkuseg.cut (plain)" in speeds:
+        reference = speeds["pkuseg.cut (plain)"]
+        print("x plain pkuseg (same run): " + ", ".join(
+            f"{name} {speeds[name] / reference:.1f}" for name in speeds if name.split(" ")[0] == "pkuseg"))
+
+
+def measure_pkuseg(segmenter, sentences: list[str], megabytes: float, batch: int) -> list[tuple[str, float]]:
+    """Plain pkuseg on the same sentences (the reference the backend must equal, word for word) and
+    the backend's batch API."""
+    import pkuseg
+
+    plain = pkuseg.pkuseg()
+    started = time.process_time()
+    for sentence in sentences:
+        plain.cut(sentence)
+    plain_speed = megabytes / (time.process_time() - started)
+    started = time.process_time()
+    for at in range(0, len(sentences), batch):
+        segmenter.cut_many(sentences[at:at + batch])
+    many_speed = megabytes / (time.process_time() - started)
+    return [("pkuseg.cut (plain)", plain_speed), (f"pkuseg cut_many({batch})", many_speed)]
 
 
 if __name__ == "__main__":

@@ -27,12 +27,15 @@ _MERGES = range(7, 1, -1)  # the post-pass merges runs of 7, then 6, ..., then 2
 _HASH_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
 _U64 = 1 << 64
 _SLOT_MIX = 0xFF51AFD7ED558CCD  # not _HASH_BASE: the span hashes are polynomials in it, and would cluster
-_STEPS = np.arange(8)  # _HashMap._WINDOW
+_WINDOW = 16  # slots one hash lookup reads
+_STEPS = np.arange(_WINDOW)
 _EMPTY = -1  # a free hash slot; no key is negative (a dictionary hash that is reads as a false alarm)
 
 # namespaces of the first lookup table (top bits of its keys)
 _PAIR_PREV, _PAIR_NEXT, _PAIR_PREV2, _SPAN2, _SPAN3, _SPAN4 = range(6)
 # per character, where pkuseg's word lists start relative to it (row order: lengths 6..2)
+_RUNS = np.arange(2, 8)  # the post-pass's run lengths
+_NAMESPACES = np.array([_PAIR_PREV, _PAIR_NEXT, _PAIR_PREV2, _SPAN2, _SPAN3, _SPAN4])[:, None] << 56
 _UNARY_ROWS = np.arange(5)[:, None]  # c, c-1, c1, c-2, c2
 _WORD_OFFSETS = {
     "prefix_in": [1 - length for length in _LENGTHS],  # the word ending at this character
@@ -43,76 +46,79 @@ _WORD_OFFSETS = {
 
 
 class _HashMap:
-    """int64 keys -> int64 values (`default` when absent), looked up vectorised: a linear-probing
-    table at load <= 1/4, read a cache line's worth of slots at a time. (A binary search over
-    millions of keys costs a cache miss per level: it was half of the run time.)"""
-
-    _WINDOW = 8
+    """int64 keys -> int64 values (`default` when absent), looked up vectorised in one step: a
+    linear-probing table, sized so that no key sits 16 or more slots past its home, so that one
+    16-slot read per query settles it. (A binary search over millions of keys costs a cache miss
+    per level: it was half of the run time.)"""
 
     def __init__(self, pairs: dict[int, int], default: int) -> None:
         keys = np.fromiter(pairs.keys(), dtype=np.int64, count=len(pairs))
         values = np.fromiter(pairs.values(), dtype=np.int64, count=len(pairs))
-        self._bits = max(4, int(len(keys) * 4 - 1).bit_length())
-        size = 1 << self._bits
-        self._keys = np.full(size + self._WINDOW, _EMPTY, dtype=np.int64)  # the tail mirrors nothing: probes wrap
-        self._values = np.full(size, default, dtype=np.int64)
         self._default = default
+        self._bits = max(4, int(len(keys) * 4 - 1).bit_length())  # load <= 1/4
+        while not self._build(keys, values):
+            self._bits += 1
+
+    def _build(self, keys: np.ndarray, values: np.ndarray) -> bool:
+        size = 1 << self._bits
+        self._keys = np.full(size + _WINDOW, _EMPTY, dtype=np.int64)
+        self._values = np.full(size + _WINDOW, self._default, dtype=np.int64)
         slot = self._home(keys)
         pending = np.arange(len(keys))
-        while len(pending):  # each round, an empty wanted slot goes to its first claimant; the rest move on
+        for _ in range(_WINDOW):  # a round: each free wanted slot goes to its first claimant, the rest move on
             wanted = slot[pending]
-            free = self._keys[wanted] == _EMPTY
             _, first = np.unique(wanted, return_index=True)
             winner = np.zeros(len(pending), dtype=bool)
             winner[first] = True
-            winner &= free
+            winner &= self._keys[wanted] == _EMPTY
             self._keys[wanted[winner]] = keys[pending[winner]]
             self._values[wanted[winner]] = values[pending[winner]]
             pending = pending[~winner]
-            slot[pending] = (slot[pending] + 1) & (size - 1)
-        self._keys[size:] = self._keys[: self._WINDOW]  # so a window never wraps
+            slot[pending] += 1  # past the end: the spare tail slots, so a read never wraps
+        return not len(pending)
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         return ((keys.view(np.uint64) * np.uint64(_SLOT_MIX)) >> np.uint64(64 - self._bits)).astype(np.int64)
 
     def __getitem__(self, query: np.ndarray) -> np.ndarray:
-        found = np.full(len(query), self._default, dtype=np.int64)
-        mask = (1 << self._bits) - 1
-        todo = np.arange(len(query))
         slot = self._home(query)
-        while len(todo):
-            window = self._keys[slot[:, None] + _STEPS]
-            hit = np.flatnonzero(window == query[todo, None])  # row * 8 + step; a key is stored once
-            row = hit >> 3
-            found[todo[row]] = self._values[(slot[row] + (hit & 7)) & mask]
-            # 8 bools per row read as one uint64: "any" without a slow short-axis reduction
-            unresolved = ((window == _EMPTY).view(np.uint64).ravel() == 0)
-            unresolved[row] = False
-            todo, slot = todo[unresolved], (slot[unresolved] + self._WINDOW) & mask
+        hit = np.flatnonzero(self._keys[slot[:, None] + _STEPS] == query[:, None])  # a key is stored once
+        found = np.full(len(query), self._default, dtype=np.int64)
+        row = hit >> 4
+        found[row] = self._values[slot[row] + (hit & 15)]
         return found
 
 
-def _hashes(texts: Sequence[str]) -> np.ndarray:
-    """Each text's sum(codepoint[u] * base**-u) modulo 2**64, as `_Hasher.spans` computes spans."""
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    hasher = _Hasher("".join(texts))
-    starts = np.cumsum(lengths) - lengths
-    return hasher.spans(starts, starts + lengths)
+class _SpanHasher:
+    """Position-independent 64-bit hashes of spans of a text, vectorised: prefix sums of
+    codepoint * base**-position, so a span's hash is sum(codepoint[u] * base**-u) modulo 2**64."""
+
+    def __init__(self) -> None:
+        self._inverse_powers = np.ones(1, dtype=np.uint64)
+        self._powers = np.ones(1, dtype=np.uint64)
+
+    def _grow(self, n: int) -> None:
+        if n > len(self._powers):
+            n = max(n, 2 * len(self._powers))
+            inverse = pow(_HASH_BASE, -1, _U64)
+            self._inverse_powers = np.cumprod(np.full(n, inverse, dtype=np.uint64)) * np.uint64(_HASH_BASE)
+            self._powers = np.cumprod(np.full(n, _HASH_BASE, dtype=np.uint64)) * np.uint64(inverse)
+
+    def spans(self, codepoints: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        n = len(codepoints)
+        self._grow(n + 1)
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(codepoints * self._inverse_powers[:n], out=prefix[1:])
+        return (prefix[ends] - prefix[starts]) * self._powers[starts]
+
+    def texts(self, texts: Sequence[str]) -> np.ndarray:
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        ends = np.cumsum(lengths)
+        return self.spans(_codepoints("".join(texts)).astype(np.uint64), ends - lengths, ends)
 
 
-class _Hasher:
-    """Position-independent 64-bit hashes of any span of one text, vectorised (prefix sums)."""
-
-    def __init__(self, text: str) -> None:
-        codepoints = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-        inverse = pow(_HASH_BASE, -1, _U64)
-        inverse_powers = np.cumprod(np.full(len(text), inverse, dtype=np.uint64)) * np.uint64(_HASH_BASE)
-        self._prefix = np.zeros(len(text) + 1, dtype=np.uint64)
-        np.cumsum(codepoints * inverse_powers, out=self._prefix[1:])
-        self._powers = np.cumprod(np.full(len(text) + 1, _HASH_BASE, dtype=np.uint64)) * np.uint64(inverse)
-
-    def spans(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        return (self._prefix[ends] - self._prefix[starts]) * self._powers[starts]
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 class PkusegInference:
@@ -133,7 +139,8 @@ class PkusegInference:
         self._solve = reference.preprocesser.solve
         self._has_user_words = bool(reference.preprocesser.trie.children)
         self._dictionary = reference.postprocesser.other_words
-        hashes = _hashes(sorted(self._dictionary)).view(np.int64)
+        self._hasher = _SpanHasher()
+        hashes = self._hasher.texts(sorted(self._dictionary)).view(np.int64)
         self._dictionary_hashes = _HashMap(dict.fromkeys(hashes[hashes != _EMPTY].tolist(), 1), 0)
         self._run_viterbi = run_viterbi
         tags = sorted(extractor.tag_to_idx, key=extractor.tag_to_idx.get)
@@ -256,62 +263,57 @@ class PkusegInference:
 
     # --- inference ------------------------------------------------------------------------------
 
-    def _feature_ids(self, codes: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """(69, n) feature ids per character (fragments laid end to end; `before`/`after`: how many
-        characters of its fragment precede/follow it), in the order pkuseg's
-        `get_node_features_idx` appends them, `self._zero` where it appends nothing."""
-        n = len(codes)
-        positions = np.arange(n)
-        padded = np.zeros(n + 8, dtype=np.int64)
-        padded[2:2 + n] = codes
-        offsets = np.arange(-2, 6)[:, None]
-        inside = (offsets >= -before) & (offsets <= after)
-        window = np.where(inside, padded[positions + offsets + 2], 0)  # window[2 + d]: the code d away
-        prev2, prev, here, next1, next2 = window[0], window[1], window[2], window[3], window[4]
+    def _feature_ids(self, padded: np.ndarray) -> np.ndarray:
+        """(69, m) feature ids for the characters in padded[6:-6], in the order pkuseg's
+        `get_node_features_idx` appends them (`self._zero` where it appends nothing). `padded`
+        holds the fragments' codes with two 0 codes between fragments and six at either end: no
+        feature or word holds code 0, so every look beyond a fragment finds nothing, as in pkuseg."""
+        m = len(padded) - 12
 
-        first = self._first[np.concatenate([
-            _PAIR_PREV << 56 | prev << _BITS | here,
-            _PAIR_NEXT << 56 | here << _BITS | next1,
-            _PAIR_PREV2 << 56 | prev2 << _BITS | prev,
-            _SPAN2 << 56 | _pack_rows(window[2:4]),
-            _SPAN3 << 56 | _pack_rows(window[2:5]),
-            _SPAN4 << 56 | _pack_rows(window[2:6]),
-        ])].reshape(6, n)
-        pairs = np.where(first[:3] < 0, self._zero, first[:3])
-        spans = np.zeros((5, n + 8), dtype=np.int64)  # spans[row, 7 + j]: word id of length _LENGTHS[row] at j
+        def at(offset: int) -> np.ndarray:  # the codes `offset` characters away, as a view
+            return padded[6 + offset:6 + offset + m]
+
+        prev2, prev, here, next1, next2 = at(-2), at(-1), at(0), at(1), at(2)
+        keys = np.empty((6, m), dtype=np.int64)
+        keys[0] = prev << _BITS | here
+        keys[1] = here << _BITS | next1
+        keys[2] = prev2 << _BITS | prev
+        keys[3] = here | next1 << _BITS  # the spans of 2, 3, 4 characters starting here (`_pack` order)
+        keys[4] = keys[3] | next2 << 2 * _BITS
+        keys[5] = keys[4] | at(3) << 3 * _BITS
+        keys |= _NAMESPACES
+        first = self._first[keys.ravel()].reshape(6, m)
+        spans = np.zeros((5, m + 12), dtype=np.int64)  # spans[row, 6 + j]: word id, length _LENGTHS[row], at j
         found = np.maximum(first[3:], 0)
-        spans[4, 7:7 + n], spans[3, 7:7 + n], spans[2, 7:7 + n] = found[0], found[1], found[2] & 0xFFFFF
-        long_prefix = found[2] >> 20
-        at = np.flatnonzero(long_prefix)
-        if len(at):
-            keys = long_prefix[at] << 30
-            spans[1, 7 + at] = self._second[keys | 5 << 26 | window[6, at]]
-            spans[0, 7 + at] = self._second[keys | 6 << 26 | window[6, at] | window[7, at] << _BITS]
+        spans[4:1:-1, 6:6 + m] = found
+        spans[2, 6:6 + m] &= 0xFFFFF
+        long = np.flatnonzero(found[2] >> 20)
+        if len(long):
+            base = (found[2, long] >> 20) << 30 | at(4)[long]
+            longer = self._second[np.concatenate([base | 5 << 26, base | 6 << 26 | at(5)[long] << _BITS])]
+            spans[1, 6 + long], spans[0, 6 + long] = longer[:len(long)], longer[len(long):]
 
-        rows = np.empty((69, n), dtype=np.int64)
+        rows = np.empty((69, m), dtype=np.int64)
         rows[0] = 0  # "$$"
         rows[[1, 2, 4, 6, 8]] = self._unary[_UNARY_ROWS, np.stack([here, prev, next1, prev2, next2])]
-        rows[[3, 5, 7]] = pairs  # c-1c, cc1, c-2c-1
-        words = {}
-        flat = spans.ravel()
-        row_base = (np.arange(5) * (n + 8) + 7)[:, None]
-        for name, word_offsets in _WORD_OFFSETS.items():
-            shift = np.array(word_offsets)[:, None]
-            words[name] = np.where((shift >= -before) & (shift <= after), flat[row_base + shift + positions], 0)
-        rows[9:14] = self._word_feature[0, words["prefix_in"]]
-        rows[14:19] = self._word_feature[1, words["suffix_in"]]
-        w = self._n_words
+        rows[[3, 5, 7]] = np.where(first[:3] < 0, self._zero, first[:3])  # c-1c, cc1, c-2c-1
+        prefix_in = np.stack([spans[r, 7 - length:7 - length + m] for r, length in enumerate(_LENGTHS)])
+        prefix_ex = np.stack([spans[r, 6 - length:6 - length + m] for r, length in enumerate(_LENGTHS)])
+        suffix_in, suffix_ex = spans[:, 6:6 + m], spans[:, 7:7 + m]
+        rows[9:14] = self._word_feature[0, prefix_in]
+        rows[14:19] = self._word_feature[1, suffix_in]
+        n_words = self._n_words
+        pair_keys = np.concatenate([
+            prefix_ex[:, None, :] * n_words + suffix_in[None, :, :],
+            prefix_in[:, None, :] * n_words + suffix_ex[None, :, :] | 1 << 40,
+        ]).reshape(50, m)
         both = np.concatenate([
-            (words["prefix_ex"][:, None, :] * w + words["suffix_in"][None, :, :]).reshape(25, n),
-            (1 << 40) | (words["prefix_in"][:, None, :] * w + words["suffix_ex"][None, :, :]).reshape(25, n),
-        ])
-        known = np.concatenate([
-            (words["prefix_ex"][:, None, :] > 0) & (words["suffix_in"][None, :, :] > 0),
-            (words["prefix_in"][:, None, :] > 0) & (words["suffix_ex"][None, :, :] > 0),
-        ]).reshape(50, n)
-        ww = np.full((50, n), self._zero, dtype=np.int64)
-        ww[known] = self._word_pairs[both[known]]
-        rows[19:] = ww
+            (prefix_ex[:, None, :] != 0) & (suffix_in[None, :, :] != 0),
+            (prefix_in[:, None, :] != 0) & (suffix_ex[None, :, :] != 0),
+        ]).reshape(50, m)
+        ww = rows[19:]
+        ww.fill(self._zero)
+        ww[both] = self._word_pairs[pair_keys[both]]
         return rows
 
     def _node_scores(self, ids: np.ndarray) -> np.ndarray:
@@ -329,22 +331,19 @@ class PkusegInference:
         """pkuseg's `_cut`, then its post-pass, of each fragment (no whitespace, no user word)."""
         if not fragments:
             return []
-        text = "".join(fragments)
+        padded = self._code_of[_codepoints("\0" * 6 + "\0\0".join(fragments) + "\0" * 6)]
         lengths = np.fromiter(map(len, fragments), dtype=np.int64, count=len(fragments))
         ends = np.cumsum(lengths)
         starts = ends - lengths
-        codes = self._code_of[np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
-        before = np.arange(len(text)) - np.repeat(starts, lengths)
-        after = np.repeat(ends, lengths) - np.arange(len(text)) - 1
-        scores = self._node_scores(self._feature_ids(codes, before, after))
+        scores = self._node_scores(self._feature_ids(padded))
         run_viterbi, edge = self._run_viterbi, self._edge
-        tags = np.concatenate([run_viterbi(scores[a:b], edge)[1] for a, b in zip(starts.tolist(), ends.tolist())])
-        word_start = self._begins[tags]
+        tags = [run_viterbi(scores[a:a + n], edge)[1] for a, n in zip((starts + 2 * np.arange(len(fragments))).tolist(), lengths.tolist())]
+        word_start = self._begins[np.concatenate(tags)]
         word_start[starts] = True
-        cuts = np.append(np.flatnonzero(word_start), len(text))
+        cuts = np.append(np.flatnonzero(word_start), ends[-1])
         first_word = np.searchsorted(cuts, starts)
-        fragment_of_word = np.searchsorted(starts, cuts[:-1], side="right") - 1
-        suspects = self._merge_suspects(text, cuts, fragment_of_word, first_word)
+        text = "".join(fragments)
+        suspects = self._merge_suspects(text, cuts, first_word)
         cut_list = cuts.tolist()
         words = [text[a:b] for a, b in zip(cut_list, cut_list[1:])]
         bounds = np.append(first_word, len(words)).tolist()
@@ -355,23 +354,22 @@ class PkusegInference:
             out[fragment] = self._post_process(fragments[fragment], cuts_here, candidates)
         return out
 
-    def _merge_suspects(self, text: str, cuts: np.ndarray, fragment_of_word: np.ndarray,
-                        first_word: np.ndarray) -> dict[int, dict[int, list[int]]]:
+    def _merge_suspects(self, text: str, cuts: np.ndarray, first_word: np.ndarray) -> dict[int, dict[int, list[int]]]:
         """fragment -> run length -> where (word index in the fragment) `run` consecutive words may
         join into a post-pass dictionary word: a superset of where they do (hashes may collide)."""
-        runs, firsts = [], []
-        for run in range(2, min(7, len(fragment_of_word)) + 1):
-            first = np.flatnonzero(fragment_of_word[: len(fragment_of_word) - run + 1] == fragment_of_word[run - 1:])
-            runs.append(np.full(len(first), run))
-            firsts.append(first)
-        if not firsts:
-            return {}
-        run, first = np.concatenate(runs), np.concatenate(firsts)
-        hashes = _Hasher(text).spans(cuts[first], cuts[first + run]).view(np.int64)
+        n_words = len(cuts) - 1
+        fragment_end_word = np.repeat(np.append(first_word[1:], n_words), np.diff(np.append(first_word, n_words)))
+        word = np.arange(n_words)[:, None]
+        last = word + _RUNS  # one past the run's last word
+        inside = last <= fragment_end_word[:, None]
+        first, run = np.nonzero(inside)
+        run = _RUNS[run]
+        hashes = self._hasher.spans(_codepoints(text).astype(np.uint64), cuts[first], cuts[first + run]).view(np.int64)
         suspect = (self._dictionary_hashes[hashes] == 1) | (hashes == _EMPTY)  # _EMPTY: not stored, so suspect
-        fragment = fragment_of_word[first[suspect]]
+        first, run = first[suspect], run[suspect]
+        fragment = np.searchsorted(first_word, first, side="right") - 1
         found: dict[int, dict[int, list[int]]] = {}
-        for f, r, at in zip(fragment.tolist(), run[suspect].tolist(), (first[suspect] - first_word[fragment]).tolist()):
+        for f, r, at in zip(fragment.tolist(), run.tolist(), (first - first_word[fragment]).tolist()):
             found.setdefault(f, {}).setdefault(r, []).append(at)
         return found
 
