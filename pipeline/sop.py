@@ -11,6 +11,7 @@ assembly in `pipeline/examples.py` gathers them for a whole batch at once.
 """
 from __future__ import annotations
 
+from operator import sub
 from typing import NamedTuple
 
 import numpy as np
@@ -34,7 +35,7 @@ def split_long_sentences(bounds: list[int], word_start: np.ndarray, limit: int) 
     """Piece bounds with no piece over `limit` tokens, and the cuts that made them: a long sentence is
     cut at word starts where one exists, so no text is lost to truncation just because a line has no
     punctuation. A cut opens a unit, and an entity it crosses is dropped."""
-    if all(end - start <= limit for start, end in zip(bounds, bounds[1:])):
+    if max(map(sub, bounds[1:], bounds)) <= limit:
         return bounds, []
     pieces, cuts = [], []
     for start, end in zip(bounds, bounds[1:]):
@@ -78,7 +79,8 @@ def plan_rows(
         if (length >= target and chunk_size >= 2 and remaining > 1) or remaining == 0:
             rows.append(_pair_row(pieces, chunk_first, index + 1, config, rng, max_pair_tokens))
             chunk_first = index + 1
-            target = _target_length(rng, config, max_pair_tokens)
+            if remaining:  # after the last row nothing is drawn: the generator is the document's own
+                target = _target_length(rng, config, max_pair_tokens)
     return rows, cuts
 
 
