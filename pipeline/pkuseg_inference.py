@@ -3,15 +3,11 @@
 pkuseg spends ~90% of `cut` building feature strings per character in Python and looking them up
 in a 2.6M-entry dict. Here every feature string is turned, once per object, into integer tables
 (characters -> codes, packed code tuples -> feature ids or word ids, word-id pairs -> feature ids),
-so a whole batch's feature ids come from a few numpy gathers and sorted-key lookups. The rest is
+so a whole batch's feature ids come from a few numpy gathers and hash-table reads. The rest is
 pkuseg's own: its weights, its Viterbi (`pkuseg.inference.run_viterbi`), its user-dict pre-pass, and
-its dictionary post-pass (re-stated over word offsets), so the words are pkuseg's, bit for bit:
-
-- node scores add each character's feature weights in float64 in pkuseg's feature order (69 slots;
-  an absent feature adds a row of zeros, which leaves a float sum unchanged);
-- the post-pass can only merge words where some 2..7 consecutive words joined are in its
-  dictionary; a 64-bit rolling hash finds the fragments where that may be so (a false alarm costs
-  time, never words), and only those run it.
+its dictionary post-pass (restated over word offsets), so the words are pkuseg's, bit for bit:
+node scores add each character's feature weights in float64 in pkuseg's feature order (69 slots;
+an absent feature adds a row of zeros, which leaves a float sum unchanged).
 """
 from __future__ import annotations
 
@@ -24,25 +20,16 @@ _LENGTHS = (6, 5, 4, 3, 2)  # pkuseg's range(wordMax, wordMin - 1, -1): the orde
 _BITS = 13  # bits per character code when codes are packed into one int64 key
 _CHUNK = 4096  # characters per score gather: bounds the (69, chunk, n_tag) temporary to ~11 MB
 _MERGES = range(7, 1, -1)  # the post-pass merges runs of 7, then 6, ..., then 2 words
-_HASH_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
-_U64 = 1 << 64
-_SLOT_MIX = 0xFF51AFD7ED558CCD  # not _HASH_BASE: the span hashes are polynomials in it, and would cluster
+_SLOT_MIX = 0xFF51AFD7ED558CCD  # odd: multiplied into a key, its top bits pick the home slot
 _WINDOW = 16  # slots one hash lookup reads
 _STEPS = np.arange(_WINDOW)
-_EMPTY = -1  # a free hash slot; no key is negative (a dictionary hash that is reads as a false alarm)
+_EMPTY = -1  # a free hash slot; no key is negative
 
-# namespaces of the first lookup table (top bits of its keys)
+# namespaces of the first lookup table (top bits of its keys): code pairs -> feature ids, and the
+# spans of 2, 3, 4 codes starting at a character -> word ids (and, for 4, the id of a longer word's prefix)
 _PAIR_PREV, _PAIR_NEXT, _PAIR_PREV2, _SPAN2, _SPAN3, _SPAN4 = range(6)
-# per character, where pkuseg's word lists start relative to it (row order: lengths 6..2)
-_RUNS = np.arange(2, 8)  # the post-pass's run lengths
 _NAMESPACES = np.array([_PAIR_PREV, _PAIR_NEXT, _PAIR_PREV2, _SPAN2, _SPAN3, _SPAN4])[:, None] << 56
 _UNARY_ROWS = np.arange(5)[:, None]  # c, c-1, c1, c-2, c2
-_WORD_OFFSETS = {
-    "prefix_in": [1 - length for length in _LENGTHS],  # the word ending at this character
-    "suffix_in": [0] * 5,  # the word starting at it
-    "prefix_ex": [-length for length in _LENGTHS],  # the word ending just before it
-    "suffix_ex": [1] * 5,  # the word starting just after it
-}
 
 
 class _HashMap:
@@ -93,34 +80,6 @@ class _HashMap:
         return found
 
 
-class _SpanHasher:
-    """Position-independent 64-bit hashes of spans of a text, vectorised: prefix sums of
-    codepoint * base**-position, so a span's hash is sum(codepoint[u] * base**-u) modulo 2**64."""
-
-    def __init__(self) -> None:
-        self._inverse_powers = np.ones(1, dtype=np.uint64)
-        self._powers = np.ones(1, dtype=np.uint64)
-
-    def _grow(self, n: int) -> None:
-        if n > len(self._powers):
-            n = max(n, 2 * len(self._powers))
-            inverse = pow(_HASH_BASE, -1, _U64)
-            self._inverse_powers = np.cumprod(np.full(n, inverse, dtype=np.uint64)) * np.uint64(_HASH_BASE)
-            self._powers = np.cumprod(np.full(n, _HASH_BASE, dtype=np.uint64)) * np.uint64(inverse)
-
-    def spans(self, codepoints: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        n = len(codepoints)
-        self._grow(n + 1)
-        prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(codepoints * self._inverse_powers[:n], out=prefix[1:])
-        return (prefix[ends] - prefix[starts]) * self._powers[starts]
-
-    def texts(self, texts: Sequence[str]) -> np.ndarray:
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        ends = np.cumsum(lengths)
-        return self.spans(_codepoints("".join(texts)).astype(np.uint64), ends - lengths, ends)
-
-
 def _codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
@@ -143,9 +102,6 @@ class PkusegInference:
         self._solve = reference.preprocesser.solve
         self._has_user_words = bool(reference.preprocesser.trie.children)
         self._dictionary = reference.postprocesser.other_words
-        self._hasher = _SpanHasher()
-        hashes = self._hasher.texts(sorted(self._dictionary)).view(np.int64)
-        self._dictionary_hashes = _HashMap(dict.fromkeys(hashes[hashes != _EMPTY].tolist(), 1), 0)
         self._run_viterbi = run_viterbi
         tags = sorted(extractor.tag_to_idx, key=extractor.tag_to_idx.get)
         self._begins = np.array(["B" in tag for tag in tags])
@@ -345,67 +301,39 @@ class PkusegInference:
         word_start = self._begins[np.concatenate(tags)]
         word_start[starts] = True
         cuts = np.append(np.flatnonzero(word_start), ends[-1])
-        first_word = np.searchsorted(cuts, starts)
         text = "".join(fragments)
-        suspects = self._merge_suspects(text, cuts, first_word)
         cut_list = cuts.tolist()
         words = [text[a:b] for a, b in zip(cut_list, cut_list[1:])]
-        bounds = np.append(first_word, len(words)).tolist()
-        out = [words[a:b] for a, b in zip(bounds, bounds[1:])]
-        for fragment, candidates in suspects.items():
-            a, b = bounds[fragment], bounds[fragment + 1]
-            cuts_here = [x - cut_list[a] for x in cut_list[a:b + 1]]
-            out[fragment] = self._post_process(fragments[fragment], cuts_here, candidates)
+        bounds = np.append(np.searchsorted(cuts, starts), len(words)).tolist()
+        out = []
+        for a, b in zip(bounds, bounds[1:]):
+            merged = self._post_process(text, cut_list[a:b + 1])
+            out.append(words[a:b] if merged is None else merged)
         return out
 
-    def _merge_suspects(self, text: str, cuts: np.ndarray, first_word: np.ndarray) -> dict[int, dict[int, list[int]]]:
-        """fragment -> run length -> where (word index in the fragment) `run` consecutive words may
-        join into a post-pass dictionary word: a superset of where they do (hashes may collide)."""
-        n_words = len(cuts) - 1
-        fragment_end_word = np.repeat(np.append(first_word[1:], n_words), np.diff(np.append(first_word, n_words)))
-        word = np.arange(n_words)[:, None]
-        last = word + _RUNS  # one past the run's last word
-        inside = last <= fragment_end_word[:, None]
-        first, run = np.nonzero(inside)
-        run = _RUNS[run]
-        hashes = self._hasher.spans(_codepoints(text).astype(np.uint64), cuts[first], cuts[first + run]).view(np.int64)
-        suspect = (self._dictionary_hashes[hashes] == 1) | (hashes == _EMPTY)  # _EMPTY: not stored, so suspect
-        first, run = first[suspect], run[suspect]
-        fragment = np.searchsorted(first_word, first, side="right") - 1
-        found: dict[int, dict[int, list[int]]] = {}
-        for f, r, at in zip(fragment.tolist(), run.tolist(), (first - first_word[fragment]).tolist()):
-            found.setdefault(f, {}).setdefault(r, []).append(at)
-        return found
-
-    def _post_process(self, fragment: str, cuts: list[int], candidates: dict[int, list[int]]) -> list[str]:
+    def _post_process(self, text: str, cuts: list[int]) -> list[str] | None:
         """pkuseg's `Postprocesser.post_process(words, check_seperated=True)` with its default
-        dictionary, restated on word offsets: a run of words whose join is in the dictionary
-        becomes one word unless every word of the run is in it too. Until a first merge the words
-        are the model's, so only the `candidates` (run -> word indices) can merge."""
+        dictionary, restated on word offsets into `text` (None: it leaves the words as they are).
+        For run lengths 7..2, left to right, a run of words whose join is in the dictionary becomes
+        one word unless every word of the run is in it too; the scan goes on after the merged word,
+        so the runs met in one pass are the runs as they stood when the pass began."""
         dictionary = self._dictionary
-
-        def merges(i: int, run: int) -> bool:
-            return fragment[cuts[i]:cuts[i + run]] in dictionary and not all(
-                fragment[cuts[k]:cuts[k + 1]] in dictionary for k in range(i, i + run))
-
         changed = False
         for run in _MERGES:
-            if not changed:
-                merged, after = [], 0
-                for i in candidates.get(run, ()):
-                    if i >= after and merges(i, run):
-                        merged.append(i)
-                        after = i + run  # pkuseg goes on with the word after the merged one
-                for i in reversed(merged):
-                    del cuts[i + 1:i + run]
-                changed = bool(merged)
-            elif not dictionary.isdisjoint([fragment[a:b] for a, b in zip(cuts, cuts[run:])]):
-                i = 0
-                while i + run < len(cuts):
-                    if merges(i, run):
-                        del cuts[i + 1:i + run]
-                    i += 1
-        return [fragment[a:b] for a, b in zip(cuts, cuts[1:])]
+            joined = [text[a:b] for a, b in zip(cuts, cuts[run:])]
+            if dictionary.isdisjoint(joined):
+                continue
+            merged, after = [], 0
+            for i, word in enumerate(joined):
+                if i >= after and word in dictionary and not all(
+                    text[cuts[k]:cuts[k + 1]] in dictionary for k in range(i, i + run)
+                ):
+                    merged.append(i)
+                    after = i + run
+            for i in reversed(merged):
+                del cuts[i + 1:i + run]
+            changed = changed or bool(merged)
+        return [text[a:b] for a, b in zip(cuts, cuts[1:])] if changed else None
 
     def cut_many(self, texts: Sequence[str]) -> list[list[str]]:
         """`pkuseg.cut(text)` for each text, computed as one batch."""
