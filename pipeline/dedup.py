@@ -124,18 +124,63 @@ def _runs(values: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield int(ordered[start]), order[start:end]
 
 
-# One bucket's share of a batch of band keys, columnar so that Beam codes a few buffers, not objects:
-# (band indices uint32, band keys uint64, nodes, signatures uint32 row-major) with one entry per
-# (document, band) that falls in the bucket.
+def band_key_parts(signatures: np.ndarray, bands: int, buckets: int) -> Iterator[tuple[int, tuple[bytes, bytes]]]:
+    """A batch's band keys as (bucket, (band indices uint32, keys uint64)) pairs, one per bucket the
+    keys fall in. Only the keys travel in this first round: almost every key is held by one document
+    alone, and shipping its signature (128 x 4 bytes, once per band) would be wasted."""
+    keys = band_keys(signatures, bands).ravel()
+    band = np.tile(np.arange(bands, dtype=np.uint32), len(signatures))
+    for bucket, rows in _runs(key_bucket(keys, buckets)):
+        yield bucket, (band[rows].tobytes(), keys[rows].tobytes())
+
+
+def shared_band_keys(parts: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes] | None:
+    """The (band indices, keys) that two or more entries of one bucket's parts hold, or None."""
+    columns = list(parts)
+    if not columns:
+        return None
+    bands = np.concatenate([np.frombuffer(band, dtype=np.uint32) for band, _ in columns])
+    keys = np.concatenate([np.frombuffer(key, dtype=np.uint64) for _, key in columns])
+    order = np.lexsort((bands, keys))
+    bands, keys = bands[order], keys[order]
+    repeats = np.flatnonzero((keys[1:] == keys[:-1]) & (bands[1:] == bands[:-1]))
+    if not repeats.size:
+        return None
+    return bands[repeats].tobytes(), keys[repeats].tobytes()
+
+
+class SharedKeys:
+    """The band keys of every candidate group, gathered from `shared_band_keys` of each bucket."""
+
+    def __init__(self, shared: Iterable[tuple[bytes, bytes]]) -> None:
+        bands = [np.frombuffer(band, dtype=np.uint32) for band, _ in shared]
+        keys = [np.frombuffer(key, dtype=np.uint64) for _, key in shared]
+        bands_all = np.concatenate(bands) if bands else np.empty(0, dtype=np.uint32)
+        keys_all = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
+        self.keys = np.unique(keys_all)
+        self.pairs = set(zip(keys_all.tolist(), bands_all.tolist()))
+
+
+# One bucket's share of a batch's candidate entries, columnar so that Beam codes a few buffers, not
+# objects: (band indices uint32, band keys uint64, nodes, signatures uint32 row-major), one entry per
+# (document, band) whose key some other entry shares.
 BandPart = tuple[bytes, bytes, list, bytes]
 
 
-def band_parts(nodes: Sequence[Hashable], signatures: np.ndarray, bands: int,
-               buckets: int) -> Iterator[tuple[int, BandPart]]:
-    """A batch's (bucket, part) pairs: every document's band keys, grouped by the bucket of the key."""
+def candidate_parts(nodes: Sequence[Hashable], signatures: np.ndarray, bands: int, buckets: int,
+                    shared: SharedKeys) -> Iterator[tuple[int, BandPart]]:
+    """The second round: a batch's entries whose (band, key) is shared, with their nodes and
+    signatures, as (bucket, part) pairs."""
+    if not shared.pairs:
+        return
     keys = band_keys(signatures, bands).ravel()
-    band = np.tile(np.arange(bands, dtype=np.uint32), len(nodes))
-    owner = np.repeat(np.arange(len(nodes)), bands)
+    hits = np.flatnonzero(np.isin(keys, shared.keys))
+    band = (hits % bands).astype(np.uint32)
+    chosen = np.array([(key, b) in shared.pairs for key, b in zip(keys[hits].tolist(), band.tolist())], dtype=bool)
+    hits, band = hits[chosen], band[chosen]
+    if not hits.size:
+        return
+    keys, owner = keys[hits], hits // bands
     for bucket, rows in _runs(key_bucket(keys, buckets)):
         docs = owner[rows]
         yield bucket, (band[rows].tobytes(), keys[rows].tobytes(), [nodes[i] for i in docs.tolist()],

@@ -1,25 +1,30 @@
 """The Beam edge of near-deduplication: signatures -> band keys -> buckets -> edges -> components.
 
-Documents travel in batches (lists), and the shuffle carries one columnar part per batch and bucket,
+Documents travel in batches (lists), and each shuffle carries one columnar part per batch and bucket,
 not one element per document and band: Beam's per-element cost (tens of µs a step) would otherwise
-outweigh the MinHash itself. Inside a bucket a pure function groups the entries by band key; the
+outweigh the MinHash itself. Two rounds: the band keys alone find the keys two documents share (a
+side input, small: LSH candidates are rare), then only the entries of those keys travel with their
+signatures to be verified; shipping every signature once per band was 16x the corpus in bytes. The
 components are joined on one worker (a global combine over the edges, which number at most the
 duplicates) and come back to the batches as a side input holding the duplicates alone.
 """
 from __future__ import annotations
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
 
 from pipeline.config import DedupConfig
 from pipeline.dedup import (
-    MIN_BUCKETS, Components, band_parts, bucket_links, candidate_groups, cluster_sizes, minhash_signatures,
+    MIN_BUCKETS, Components, SharedKeys, band_key_parts, bucket_links, candidate_groups, candidate_parts,
+    cluster_sizes, minhash_signatures, shared_band_keys,
 )
 from pipeline.documents import Rejection
 from pipeline.examples import CleanDocument
 
 REJECTED = "rejected"
 NEAR_DUPLICATE = "duplicate_near"
+SIGNATURES = "signatures"
 _NAMESPACE = "erlangshen"
 
 
@@ -28,8 +33,9 @@ def _node(doc: CleanDocument) -> tuple[str, str]:
     return doc.doc_id, doc.source
 
 
-class BandParts(beam.DoFn):
-    """A batch of documents in, one (bucket, band part) per bucket its band keys fall in out."""
+class BandKeys(beam.DoFn):
+    """A batch of documents in; one (bucket, band keys) per bucket its keys fall in out, and the
+    batch's (nodes, signatures) to SIGNATURES."""
 
     def __init__(self, config: DedupConfig, buckets: int) -> None:
         self._config = config
@@ -37,7 +43,33 @@ class BandParts(beam.DoFn):
 
     def process(self, docs: list[CleanDocument]):
         signatures = minhash_signatures([d.text for d in docs], self._config)
-        yield from band_parts([_node(d) for d in docs], signatures, self._config.bands, self._buckets)
+        yield from band_key_parts(signatures, self._config.bands, self._buckets)
+        yield beam.pvalue.TaggedOutput(SIGNATURES, ([_node(d) for d in docs], signatures.tobytes()))
+
+
+class SharedBandKeys(beam.DoFn):
+    def process(self, element):
+        shared = shared_band_keys(element[1])
+        if shared is not None:
+            yield shared
+
+
+class CandidateParts(beam.DoFn):
+    """A batch's (nodes, signatures) in, its entries under shared band keys out, by bucket."""
+
+    def __init__(self, config: DedupConfig, buckets: int) -> None:
+        self._config = config
+        self._buckets = buckets
+
+    def start_bundle(self) -> None:
+        self._shared = None  # the side input is fixed within a bundle: index it once
+
+    def process(self, element, shared):
+        if self._shared is None:
+            self._shared = SharedKeys(shared)
+        nodes, signature_bytes = element
+        signatures = np.frombuffer(signature_bytes, dtype=np.uint32).reshape(len(nodes), -1)
+        yield from candidate_parts(nodes, signatures, self._config.bands, self._buckets, self._shared)
 
 
 class LinkBucket(beam.DoFn):
@@ -110,10 +142,15 @@ class NearDeduplicateBatches(beam.PTransform):
         if not self._config.near:
             return {"kept": batches, REJECTED: batches | "no_near_duplicates" >> beam.Filter(lambda _: False),
                     "cluster_sizes": batches.pipeline | "no_clusters" >> beam.Create([{}])}
+        keys = batches | "band_keys" >> beam.ParDo(BandKeys(self._config, self._buckets)).with_outputs(
+            SIGNATURES, main="keys")
+        shared = (keys.keys | "group_band_keys" >> beam.GroupByKey()
+                  | "shared_band_keys" >> beam.ParDo(SharedBandKeys()))
         duplicates = (
-            batches
-            | "band_keys" >> beam.ParDo(BandParts(self._config, self._buckets))
-            | "group_bands" >> beam.GroupByKey()
+            keys[SIGNATURES]
+            | "candidates" >> beam.ParDo(CandidateParts(self._config, self._buckets),
+                                         shared=beam.pvalue.AsList(shared))
+            | "group_candidates" >> beam.GroupByKey()
             | "link_buckets" >> beam.ParDo(LinkBucket(self._config))
             | "connected_components" >> beam.CombineGlobally(ConnectedComponents())
         )
