@@ -5,11 +5,14 @@ install has a real lexicon without a download.
 """
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from itertools import chain, islice
+from importlib.util import find_spec
+from itertools import accumulate, chain, islice
 from pathlib import Path
 
 from knowledge.sources import JIEBA_ENTITY_TAGS, Entry, LexiconSource, Malformed, parse_source, read_source
@@ -30,16 +33,84 @@ class LexiconOptions:
     skip_malformed: bool = False  # count and skip a malformed line instead of stopping at it
 
 
+class SurfaceTable(Mapping[str, int]):
+    """A read-only `{surface: type index}` in sorted order, held as one string and two arrays.
+
+    A dict of a million surfaces costs ~250 MB of Python objects (a str, an int and a hash slot
+    each); this costs ~2 bytes a character plus 6 bytes an entry (~20 MB), so the lexicon no longer
+    competes with the automaton for a worker's memory while the matcher is built. Lookups bisect.
+    """
+
+    def __init__(self, surfaces: Sequence[str], types: Iterable[int]) -> None:
+        """`surfaces` sorted, distinct and without newlines; `types` in the same order."""
+        self._text = "\n".join(surfaces)
+        self._starts = array("I", accumulate((len(s) + 1 for s in surfaces), initial=0))
+        self._types = array("H", types)
+        if len(self._types) != len(surfaces):
+            raise ValueError("one type per surface")
+
+    @classmethod
+    def of(cls, entries: Mapping[str, int]) -> SurfaceTable:
+        if isinstance(entries, SurfaceTable):
+            return entries
+        surfaces = sorted(entries)
+        return cls(surfaces, (entries[s] for s in surfaces))
+
+    def surface(self, i: int) -> str:
+        return self._text[self._starts[i] : self._starts[i + 1] - 1]
+
+    def type_index(self, i: int) -> int:
+        return self._types[i]
+
+    def _find(self, surface: str) -> int:
+        i = bisect_left(range(len(self._types)), surface, key=self.surface)
+        if i < len(self._types) and self.surface(i) == surface:
+            return i
+        return -1
+
+    def __getitem__(self, surface: str) -> int:
+        i = self._find(surface) if isinstance(surface, str) else -1
+        if i < 0:
+            raise KeyError(surface)
+        return self._types[i]
+
+    def __contains__(self, surface: object) -> bool:
+        return isinstance(surface, str) and self._find(surface) >= 0
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def __iter__(self) -> Iterator[str]:
+        text, starts = self._text, self._starts
+        return (text[starts[i] : starts[i + 1] - 1] for i in range(len(self._types)))
+
+    def values(self) -> ValuesView[int]:
+        return _TypesView(self)
+
+    def items(self) -> ItemsView[str, int]:
+        return _ItemsView(self)
+
+
+class _TypesView(ValuesView):
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._mapping._types)
+
+
+class _ItemsView(ItemsView):
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return zip(self._mapping, self._mapping._types)
+
+
 @dataclass(frozen=True)
 class Lexicon:
-    """`entries` maps a normalised surface to its index in the sorted type table `types`.
+    """`entries` maps a normalised surface to its index in the sorted type table `types`: a
+    `SurfaceTable` when loaded, any mapping when built by hand.
 
-    Weights only decide between duplicates and the per-type cap, so they are not kept: at a million
-    entries, a small-int value per surface is what keeps the worker's memory in budget.
+    Weights only decide between duplicates and the per-type cap, so they are not kept.
     """
 
     types: tuple[str, ...]
-    entries: dict[str, int]
+    entries: Mapping[str, int]
     counts: dict[str, int] = field(default_factory=dict, compare=False)  # what loading read and dropped
 
     def __len__(self) -> int:
@@ -52,9 +123,11 @@ class Lexicon:
 
 @lru_cache(maxsize=1)
 def jieba_dictionary() -> Path:
-    import jieba
-
-    return Path(jieba.__file__).with_name("dict.txt")
+    """Found without importing jieba, whose models cost a process that only builds a matcher ~15 MB."""
+    spec = find_spec("jieba")
+    if spec is None or spec.origin is None:
+        raise UserInputError("jieba is not installed: its dictionary is the default lexicon")
+    return Path(spec.origin).with_name("dict.txt")
 
 
 @lru_cache(maxsize=1)
@@ -103,8 +176,13 @@ def build_lexicon(
     stop = default_stop_words() if options.stop_words is None else options.stop_words
     if normalize:
         stop = frozenset(normalize_many(sorted(stop), normalize))
-    best: dict[str, tuple[float, str]] = {}
-    setdefault = best.setdefault
+    # surface -> slot in the parallel arrays: a small value object per surface instead of a
+    # (weight, type) tuple and a float, a third of what the dict would hold otherwise.
+    slots: dict[str, int] = {}
+    weights = array("d")
+    type_ids = array("H")
+    type_names: list[str] = []
+    type_id: dict[str, int] = {}
     dropped: Counter = Counter()
     min_chars = max(1, options.min_chars)
     iterator = iter(entries)
@@ -112,39 +190,47 @@ def build_lexicon(
         counts["entries_read"] += len(batch)
         surfaces = [s for s, _, _ in batch]
         keys = normalize_many(surfaces, normalize) if normalize else [s.strip() for s in surfaces]
+        del surfaces
         for key, (_, entity_type, weight) in zip(keys, batch):
             if len(key) < min_chars or "\n" in key or key in stop:
                 dropped["too_short" if len(key) < min_chars else "stop_word" if key in stop else "multiline"] += 1
                 continue
-            value = (weight, entity_type)
-            current = setdefault(key, value)
-            if current is not value:
-                dropped["duplicate"] += 1
-                if weight > current[0] or (weight == current[0] and entity_type < current[1]):
-                    best[key] = value
+            tid = type_id.get(entity_type)
+            if tid is None:
+                tid = type_id[entity_type] = len(type_names)
+                type_names.append(entity_type)
+            slot = slots.setdefault(key, len(weights))
+            if slot == len(weights):
+                weights.append(weight)
+                type_ids.append(tid)
+                continue
+            dropped["duplicate"] += 1
+            current = weights[slot]
+            if weight > current or (weight == current and entity_type < type_names[type_ids[slot]]):
+                weights[slot] = weight
+                type_ids[slot] = tid
     counts.update({f"dropped.{reason}": n for reason, n in dropped.items()})
     if options.max_per_type:
-        best = _cap_per_type(best, options.max_per_type, counts)
-    types = tuple(sorted({entity_type for _, entity_type in best.values()}))
-    index = {name: i for i, name in enumerate(types)}
-    entries: dict = best  # rewritten in place: a second million-entry dict would raise the peak
-    for key, (_, entity_type) in best.items():
-        entries[key] = index[entity_type]
-    counts["entries"] = len(entries)
-    return Lexicon(types, entries, counts)
+        _cap_per_type(slots, weights, type_ids, options.max_per_type, counts)
+    used = sorted({type_names[type_ids[slot]] for slot in slots.values()})
+    index = array("H", (used.index(name) if name in used else 0 for name in type_names))
+    surfaces = sorted(slots)
+    table = SurfaceTable(surfaces, (index[type_ids[slots[s]]] for s in surfaces))
+    del surfaces, slots  # before the matcher is built: these are what held the memory
+    counts["entries"] = len(table)
+    return Lexicon(tuple(used), table, counts)
 
 
-def _cap_per_type(best: dict[str, tuple[float, str]], cap: int, counts: Counter) -> dict[str, tuple[float, str]]:
-    by_type: dict[str, list[tuple[float, str]]] = {}
-    for key, (weight, entity_type) in best.items():
-        by_type.setdefault(entity_type, []).append((-weight, key))
-    kept: dict[str, tuple[float, str]] = {}
-    for entity_type, items in by_type.items():
+def _cap_per_type(slots: dict[str, int], weights: array, type_ids: array, cap: int, counts: Counter) -> None:
+    """Keeps the `cap` heaviest surfaces of each type (ties: the smaller surface), in place."""
+    by_type: dict[int, list[tuple[float, str]]] = {}
+    for key, slot in slots.items():
+        by_type.setdefault(type_ids[slot], []).append((-weights[slot], key))
+    for items in by_type.values():
         items.sort()
         counts["dropped.over_type_cap"] += max(0, len(items) - cap)
-        for negative_weight, key in items[:cap]:
-            kept[key] = (-negative_weight, entity_type)
-    return kept
+        for _, key in items[cap:]:
+            del slots[key]
 
 
 def read_entries(sources: Iterable[LexiconSource], skip_malformed: bool, counts: Counter) -> Iterator[Entry]:

@@ -1,79 +1,182 @@
-"""Leftmost-longest, non-overlapping entity matching with an Aho-Corasick automaton (ahocorasick-rs).
+"""Leftmost-longest, non-overlapping entity matching with Aho-Corasick automata (ahocorasick-rs).
 
-The automaton is built once per worker and shared by its threads. Matches may be restricted to
+The automata are built once per worker and shared by its threads. Matches may be restricted to
 segmentation boundaries, so an entity never splits a word (上海 is not found inside 上海市 unless
 上海市 is an entry itself).
 
-Speed comes from never enumerating overlapping matches in Python: the Rust automaton returns the
-leftmost-longest matches of the whole text in one call, and only a match that fails the boundary
-check sends us to a local search. That search is exact because every match of any length starts
-inside the extent of some leftmost-longest match (nothing starts in the gaps between them, or the
-scan would have found it there), so the starts worth trying are the boundaries inside a failed or
-overlapped match. At each, the automaton itself, run on a window that starts there, gives the longest
-entry; while that one ends inside a word, the window shrinks to the last boundary before its end.
-So the matcher holds no table of surfaces: at a million entries the automaton (~90 MB) is all.
+Memory: a trie of a million entries has ~7.7M states (UTF-8 bytes), and building the Rust automaton
+holds its intermediate NFA and the result at once, ~60 bytes a state: ~450 MB for one automaton.
+Entries of up to `HEAD_CHARS` characters are ~40% of the surfaces but few of the states: the long
+entries' tails (organisations ending in 科技有限公司 ...) are the bulk. So the automaton holds only
+the short entries plus the `HEAD_CHARS`-character prefix of every long entry (its *trigger*: 2.9M
+states), and a trigger's long entries are checked in the lexicon's sorted `SurfaceTable`, where
+they are consecutive (one or two on average).
+
+Speed comes from never enumerating overlapping matches in Python: the automaton returns the
+leftmost-longest matches of the whole text in one call. Every entry starts where a key starts (the
+entry itself or its trigger), and every key occurrence starts inside the extent of some
+leftmost-longest match (nothing starts in the gaps between them, or the scan would have found it
+there). A match that is a plain short entry, and passes the boundary check, is the answer at its
+start: a long entry there would have made its longer trigger match instead. Anything else (a
+trigger, an overlap, a failed boundary) sends us to a local search over the boundaries inside that
+match: at each, the longest entry that starts there comes from the automaton on a window of
+`HEAD_CHARS` characters and, for a trigger, from the table; while that entry ends inside a word,
+the window shrinks to the last boundary before its end.
 """
 from __future__ import annotations
 
 from array import array
-from collections.abc import Collection
+from bisect import bisect_right
+from collections.abc import Collection, Iterator
+from itertools import chain
 
 import ahocorasick_rs
 
-from knowledge.lexicon import Lexicon
+from knowledge.lexicon import Lexicon, SurfaceTable
 
 Span = tuple[int, int, int]  # (start char, end char exclusive, type index)
+HEAD_CHARS = 4  # the automaton holds 2.9M states of 7.7M; with 5 it would hold 4.3M
+_NONE = 0xFFFF
 
 
 class EntityMatcher:
     def __init__(self, lexicon: Lexicon) -> None:
         self.types = lexicon.types
-        self._type_of = array("H", lexicon.entries.values())
-        self._max_chars = max(map(len, lexicon.entries), default=0)
+        self._table = table = SurfaceTable.of(lexicon.entries)
+        self._max_chars = max((len(table.surface(i)) for i in range(len(table))), default=0)
+        # Keys [0, _plain) are short entries that trigger nothing; keys from _plain on are triggers.
+        self._plain = 0
+        self._key_type = array("H")  # per key: its type, or _NONE for a trigger that is no entry
+        self._low = array("I")  # per trigger: the table rows [low, high) of its long entries
+        self._high = array("I")
         # ContiguousNFA: the DFA is ~2x faster to scan but takes >1 GB for a million entries.
         self._automaton = ahocorasick_rs.AhoCorasick(
-            list(lexicon.entries), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            chain(self._plain_keys(table), self._triggers(table)),
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
             implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False,
-        ) if lexicon.entries else None
+        ) if len(table) else None
+
+    def _is_trigger(self, table: SurfaceTable, i: int) -> bool:
+        """Whether the short entry in row `i` is the trigger of long entries: the table is sorted, so
+        they would follow it."""
+        return (i + 1 < len(table) and len(table.surface(i)) == HEAD_CHARS
+                and len(table.surface(i + 1)) > HEAD_CHARS and table.surface(i + 1).startswith(table.surface(i)))
+
+    def _plain_keys(self, table: SurfaceTable) -> Iterator[str]:
+        for i in range(len(table)):
+            surface = table.surface(i)
+            if len(surface) <= HEAD_CHARS and not self._is_trigger(table, i):
+                self._key_type.append(table.type_index(i))
+                self._plain += 1
+                yield surface
+
+    def _triggers(self, table: SurfaceTable) -> Iterator[str]:
+        """One key per run of long entries that share their first `HEAD_CHARS` characters."""
+        trigger = ""
+        for i in range(len(table)):
+            surface = table.surface(i)
+            if len(surface) <= HEAD_CHARS:
+                continue
+            if trigger and surface.startswith(trigger):
+                self._high[-1] = i + 1
+                continue
+            trigger = surface[:HEAD_CHARS]
+            entry = i > 0 and table.surface(i - 1) == trigger
+            self._key_type.append(table.type_index(i - 1) if entry else _NONE)
+            self._low.append(i)
+            self._high.append(i + 1)
+            yield trigger
 
     def find(self, text: str, boundaries: Collection[int] | None = None) -> list[Span]:
         """Spans in text order; with `boundaries`, both ends of each span must be in it."""
         if self._automaton is None or not text:
             return []
         matches = self._automaton.find_matches_as_indexes(text)
-        type_of = self._type_of
-        if boundaries is None:
-            return [(start, end, type_of[i]) for i, start, end in matches]
+        plain, key_type = self._plain, self._key_type
+        if boundaries is None and (not matches or max(matches)[0] < plain):
+            return [(start, end, key_type[i]) for i, start, end in matches]
         spans: list[Span] = []
         position = 0  # end of the last span taken
         for i, start, end in matches:
             if end <= position:
                 continue
-            if start >= position and start in boundaries and end in boundaries:
-                spans.append((start, end, type_of[i]))
-                position = end
-            else:
-                position = self._search(text, max(start, position), end, boundaries, spans)
+            if start >= position:
+                if i >= plain:  # a trigger: the longest entry here is one of its long entries, or itself
+                    row = self._longest_row(text, start, len(text), self._low[i - plain], self._high[i - plain])
+                    if row >= 0:
+                        long_end = start + len(self._table.surface(row))
+                        if boundaries is None or (start in boundaries and long_end in boundaries):
+                            spans.append((start, long_end, self._table.type_index(row)))
+                            position = long_end
+                            continue
+                    elif key_type[i] != _NONE and (
+                            boundaries is None or (start in boundaries and end in boundaries)):
+                        spans.append((start, end, key_type[i]))
+                        position = end
+                        continue
+                elif boundaries is None or (start in boundaries and end in boundaries):
+                    spans.append((start, end, key_type[i]))
+                    position = end
+                    continue
+            position = self._search(text, max(start, position), end, boundaries, spans)
         return spans
 
-    def _search(self, text: str, low: int, high: int, boundaries: Collection[int], spans: list[Span]) -> int:
+    def _search(self, text: str, low: int, high: int, boundaries: Collection[int] | None,
+                spans: list[Span]) -> int:
         """Takes the longest boundary-to-boundary entry at each boundary in [low, high), left to right,
         skipping what a taken span covers; returns the end of the last span taken, or `low`."""
         position = low
         for start in range(low, high):
-            if start < position or start not in boundaries:
+            if start < position or (boundaries is not None and start not in boundaries):
                 continue
-            window = min(len(text), start + self._max_chars)
-            while window > start:
-                found = self._automaton.find_matches_as_indexes(text[start:window])
-                if not found or found[0][1] != 0:
+            limit = min(len(text), start + self._max_chars)
+            while limit > start:
+                found = self._longest(text, start, limit)
+                if found is None:
                     break  # no entry starts here
-                i, _, length = found[0]
-                if start + length in boundaries:
-                    spans.append((start, start + length, self._type_of[i]))
-                    position = start + length
+                end, entity_type = found
+                if boundaries is None or end in boundaries:
+                    spans.append((start, end, entity_type))
+                    position = end
                     break
-                window = start + length - 1
-                while window > start and window not in boundaries:
-                    window -= 1
+                limit = end - 1
+                while limit > start and limit not in boundaries:
+                    limit -= 1
         return position
+
+    def _longest(self, text: str, start: int, limit: int) -> tuple[int, int] | None:
+        """(end, type) of the longest entry in text[start:limit] that starts at `start`, or None."""
+        head_limit = min(limit, start + HEAD_CHARS)
+        while head_limit > start:
+            found = self._automaton.find_matches_as_indexes(text[start:head_limit])
+            if not found or found[0][1] != 0:
+                return None
+            i, _, length = found[0]
+            if i >= self._plain and limit > start + length:
+                row = self._longest_row(text, start, limit, self._low[i - self._plain], self._high[i - self._plain])
+                if row >= 0:
+                    return start + len(self._table.surface(row)), self._table.type_index(row)
+            if self._key_type[i] != _NONE:
+                return start + length, self._key_type[i]
+            head_limit = start + length - 1  # a trigger that is no entry: a shorter entry may be
+        return None
+
+    def _longest_row(self, text: str, start: int, limit: int, low: int, high: int) -> int:
+        """The row in [low, high) of the longest entry that text[start:limit] starts with, or -1.
+
+        The longest such prefix is the greatest row <= the window if that one is a prefix; if it is
+        not, any prefix of the window sorts below it, so it is no longer than their common prefix."""
+        surface = self._table.surface
+        if high - low == 1:  # most triggers have one long entry
+            return low if text.startswith(surface(low), start, limit) else -1
+        window = text[start:limit]
+        while len(window) > HEAD_CHARS:
+            row = bisect_right(range(low, high), window, key=surface) + low - 1
+            if row < low:
+                return -1
+            entry = surface(row)
+            if window.startswith(entry):
+                return row
+            common = next((n for n, (a, b) in enumerate(zip(entry, window)) if a != b), len(entry))
+            window = window[:common]
+        return -1

@@ -85,3 +85,41 @@ def test_fast_path_equals_brute_force_leftmost_longest(entries, text, cuts):
     boundaries = {c for c in cuts if c < len(text)} | {0, len(text)}
     assert matcher.find(text) == reference_spans(lexicon, text)
     assert matcher.find(text, boundaries) == reference_spans(lexicon, text, boundaries)
+
+
+def test_an_entry_longer_than_the_head_is_found_through_its_trigger():
+    matcher = EntityMatcher(lexicon_of(("上海交通", "a"), ("上海交通大学", "b"), ("交通大学", "c")))
+    assert matcher.find("在上海交通大学读书") == [(1, 7, 1)]
+    assert matcher.find("上海交通银行") == [(0, 4, 0)]
+    assert matcher.find("上海交通大学生", {0, 4, 7}) == [(0, 4, 0)]  # 上海交通大学 would split 大学生
+    assert matcher.find("上海交通大学", {0, 2, 6}) == [(0, 6, 1)]
+
+
+def test_a_trigger_that_is_no_entry_falls_back_to_a_shorter_entry_at_its_start():
+    matcher = EntityMatcher(lexicon_of(("上海", "a"), ("上海交通大学", "b")))
+    assert matcher.find("上海交通银行") == [(0, 2, 0)]
+    assert matcher.find("去上海交通大学") == [(1, 7, 1)]
+
+
+LONG_ENTRY = st.text(alphabet="上海市长江大", min_size=1, max_size=9)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    entries=st.lists(st.tuples(LONG_ENTRY, st.sampled_from(["a", "b", "c"])), min_size=1, max_size=16,
+                     unique_by=lambda e: e[0]),
+    text=st.text(alphabet="上海市长江大", max_size=40),
+    cuts=st.sets(st.integers(0, 40)),
+)
+def test_entries_longer_than_the_automaton_keys_equal_brute_force(entries, text, cuts):
+    lexicon = lexicon_of(*entries)
+    matcher = EntityMatcher(lexicon)
+    boundaries = {c for c in cuts if c < len(text)} | {0, len(text)}
+    assert matcher.find(text) == reference_spans(lexicon, text)
+    assert matcher.find(text, boundaries) == reference_spans(lexicon, text, boundaries)
+
+
+def test_the_longest_long_entry_is_found_past_a_greater_entry_that_is_no_prefix():
+    # rows of the trigger 上海交通: 上海交通大 < 上海交通大学城 < text 上海交通大学生
+    matcher = EntityMatcher(lexicon_of(("上海交通大", "a"), ("上海交通大学城", "b")))
+    assert matcher.find("上海交通大学生") == [(0, 5, 0)]
