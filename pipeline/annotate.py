@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 
 from knowledge.matcher import EntityMatcher
-from pipeline.segment import BLOCK_BACKENDS, Segmenter, is_block_char
+from pipeline.segment import BLOCK_BACKENDS, BlockSegmenter, Segmenter, is_block_char
 from pipeline.sentences import sentence_spans, visible_positions
 from pipeline.tokenize import BertChineseTokenizer
 
@@ -113,24 +114,19 @@ class BatchAnnotator:
 
     def _word_ends(self, text: str, start: int, end: int) -> np.ndarray:
         words = self.segmenter.cut(text[start:end])
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        if int(lengths.sum()) != end - start:
-            raise RuntimeError("segmenter output does not cover its input exactly")
-        return np.cumsum(lengths) + start
+        return _ends(np.fromiter(map(len, words), dtype=np.int64, count=len(words)), start, end)
 
     def _block_word_ends(self, text: str, pieces: np.ndarray) -> list[np.ndarray]:
         """Word ends of each piece cut alone, with one segmenter call per `_CUT_CHARS` characters: the
-        pieces go in joined by newlines, which a block segmenter always cuts at (rjieba's cost is
-        mostly per call: ~7 us, as much as a 60-character sentence)."""
+        pieces go in joined by newlines, which a block segmenter always cuts at (each call costs
+        some Python around the segmenter; each word, a length)."""
+        segmenter = cast(BlockSegmenter, self.segmenter)
         ends = []
         calls = np.flatnonzero(np.diff(pieces[:, 0] // _CUT_CHARS, prepend=-1))
         for first, after in zip(calls.tolist(), np.append(calls[1:], len(pieces)).tolist()):
             group = pieces[first:after]
-            if len(group) == 1:
-                ends.append(self._word_ends(text, *group[0].tolist()))
-                continue
             joined = "\n".join([text[start:end] for start, end in group.tolist()])
-            group_ends = self._word_ends(joined, 0, len(joined))
+            group_ends = _ends(segmenter.cut_lengths(joined), 0, len(joined))
             # Piece k starts at `joined_starts[k]` in `joined`; the newline after it ends a word that
             # maps to the next piece's start, which is a sentence start anyway.
             lengths = group[:, 1] - group[:, 0]
@@ -163,6 +159,12 @@ class BatchAnnotator:
                 local.add(end - start)
                 found.extend((s + start, e + start, t) for s, e, t in self.matcher.find(text[start:end], local))
         return found
+
+
+def _ends(lengths: np.ndarray, start: int, end: int) -> np.ndarray:
+    if int(lengths.sum()) != end - start:
+        raise RuntimeError("segmenter output does not cover its input exactly")
+    return np.cumsum(lengths) + start
 
 
 # A block segmenter's input at most, about: bounds the list of words one call returns.

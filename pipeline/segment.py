@@ -22,13 +22,22 @@ class Segmenter(Protocol):
         ...
 
 
+class BlockSegmenter(Segmenter, Protocol):
+    """The backends named in `BLOCK_BACKENDS`."""
+
+    def cut_lengths(self, text: str) -> np.ndarray:
+        """The lengths of `cut(text)`'s words (int64), for a text of many sentences."""
+        ...
+
+
 BACKENDS = ("jieba", "jieba-reference", "pkuseg")
 
 # jieba splits its input into blocks of Han and `[a-zA-Z0-9+#&._%-]` characters, cuts each block alone
 # and makes every other character a word of its own (jieba's `re_han_default`; the fast backend's
 # repairs keep that rule, see pipeline/segment_jieba.py). So two texts that meet where one side is not
 # a block character are cut together exactly as apart: these backends may cut a run of sentences in
-# one call. The Han ranges here are a superset of jieba's, which only ever keeps texts apart.
+# one call (`BlockSegmenter.cut_lengths`). The Han ranges here are a superset of jieba's, which only
+# ever keeps texts apart.
 BLOCK_BACKENDS = frozenset({"jieba", "jieba-reference"})
 _BLOCK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
 _BLOCK_ASCII = np.zeros(128, dtype=bool)

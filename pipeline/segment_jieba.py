@@ -109,27 +109,28 @@ class FastJiebaSegmenter:
             words += self._cut_block(text[last:], hmm)
         return words
 
+    def cut_lengths(self, text: str) -> np.ndarray:
+        """The lengths of `cut(text)`'s words, for a batch-sized text: counted once, where the repair
+        needs them too (a pass over a million words costs as much as the repair itself)."""
+        if _FOREIGN_HAN.search(text) is not None:
+            return word_lengths(self._cut(text, self.hmm))
+        words = self._rjieba.cut(text, self.hmm)
+        lengths = word_lengths(words)
+        replaced = self._ascii_repairs(text, words, lengths) if self.hmm else []
+        if not replaced:
+            return lengths
+        counts = np.ones(len(lengths), dtype=np.int64)
+        indices = [index for index, _ in replaced]
+        counts[indices] = [len(pieces) for _, pieces in replaced]
+        out = np.repeat(lengths, counts)
+        slots = (np.cumsum(counts) - counts)[indices]
+        split = np.repeat(slots - (np.cumsum(counts[indices]) - counts[indices]), counts[indices])
+        out[split + np.arange(len(split))] = [len(piece) for _, pieces in replaced for piece in pieces]
+        return out
+
     def _cut_block(self, text: str, hmm: bool) -> list[str]:
         words = self._rjieba.cut(text, hmm)
-        if not hmm or _SYMBOL_IN_RUN.search(text) is None:
-            return words
-        runs = _runs_with_symbol(text)
-        return self._split_ascii_runs(text, words, runs) if len(runs) else words
-
-    def _split_ascii_runs(self, text: str, words: list[str], runs: np.ndarray) -> list[str]:
-        """Only the words inside `runs` are looked at: most sentences with a decimal or a hyphen hold
-        thirty words and one run, and a long text holds a few runs per hundred words."""
-        ends = np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))
-        firsts = np.searchsorted(ends, runs[:, 0], side="right").tolist()
-        afters = np.searchsorted(ends, runs[:, 1], side="right").tolist()  # words that end in the run
-        replaced: list[tuple[int, list[str]]] = []  # in word order: runs are disjoint and in order
-        for first, after in zip(firsts, afters):
-            for index in range(first, after):
-                word = words[index]
-                if len(word) > 1 and _ASCII_WORD.fullmatch(word) and not _SKIP_WHOLE.fullmatch(word):
-                    start = int(ends[index]) - len(word)
-                    if word not in self._ambiguous or not self._is_route_word(text, start, word):
-                        replaced.append((index, [piece for piece in _SKIP_SPLIT.split(word) if piece]))
+        replaced = self._ascii_repairs(text, words) if hmm else []
         if not replaced:
             return words
         out: list[str] = []
@@ -140,6 +141,29 @@ class FastJiebaSegmenter:
             previous = index + 1
         out += words[previous:]
         return out
+
+    def _ascii_repairs(self, text: str, words: list[str], lengths: np.ndarray | None = None,
+                       ) -> list[tuple[int, list[str]]]:
+        """(index, pieces) of each of rjieba's HMM words that jieba's finalseg splits, in word order.
+        Only the words inside symbol runs are looked at: most sentences with a decimal or a hyphen hold
+        thirty words and one run, and a long text holds a few runs per hundred words."""
+        if _SYMBOL_IN_RUN.search(text) is None:
+            return []
+        runs = _runs_with_symbol(text)
+        if not len(runs):
+            return []
+        ends = np.cumsum(word_lengths(words) if lengths is None else lengths)
+        firsts = np.searchsorted(ends, runs[:, 0], side="right").tolist()
+        afters = np.searchsorted(ends, runs[:, 1], side="right").tolist()  # words that end in the run
+        replaced = []  # runs are disjoint and in order
+        for first, after in zip(firsts, afters):
+            for index in range(first, after):
+                word = words[index]
+                if len(word) > 1 and _ASCII_WORD.fullmatch(word) and not _SKIP_WHOLE.fullmatch(word):
+                    start = int(ends[index]) - len(word)
+                    if word not in self._ambiguous or not self._is_route_word(text, start, word):
+                        replaced.append((index, [piece for piece in _SKIP_SPLIT.split(word) if piece]))
+        return replaced
 
     def _is_route_word(self, text: str, start: int, word: str) -> bool:
         """Is `word` at `start` a word of the no-HMM cut (the route without HMM)? The route of a block
@@ -154,6 +178,10 @@ class FastJiebaSegmenter:
                 return position == start and route_word == word
             position += len(route_word)
         return False
+
+
+def word_lengths(words: list[str]) -> np.ndarray:
+    return np.fromiter(map(len, words), dtype=np.int64, count=len(words))
 
 
 def _runs_with_symbol(text: str) -> np.ndarray:
@@ -192,3 +220,6 @@ class JiebaReferenceSegmenter:
 
     def cut(self, text: str) -> list[str]:
         return self._tokenizer.lcut(text, HMM=self.hmm)
+
+    def cut_lengths(self, text: str) -> np.ndarray:
+        return word_lengths(self.cut(text))

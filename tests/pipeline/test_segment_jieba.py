@@ -99,3 +99,13 @@ def test_unknown_backend_is_a_user_error():
 
     with pytest.raises(UserInputError, match="jieba-reference"):
         create_segmenter("thulac")
+
+
+@pytest.mark.parametrize("hmm", [True, False], ids=["hmm", "no_hmm"])
+def test_cut_lengths_are_the_lengths_of_cut_on_batch_sized_texts(wudao_docs, hmm):
+    fast = _fast(hmm)
+    texts = ["\n".join(wudao_docs[first : first + 300]) for first in range(0, len(wudao_docs), 300)]
+    texts += [TRICKY * 3, "", "㐀中文c++和AT&T.5%"]
+    assert [fast.cut_lengths(text).tolist() for text in texts] == [list(map(len, fast.cut(text))) for text in texts]
+    reference = _reference(hmm)
+    assert reference.cut_lengths(texts[-1]).tolist() == list(map(len, reference.cut(texts[-1])))
