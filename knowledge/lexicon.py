@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.util import find_spec
 from itertools import accumulate, chain, islice
+from operator import sub
 from pathlib import Path
 
 from knowledge.sources import JIEBA_ENTITY_TAGS, Entry, LexiconSource, Malformed, parse_source, read_source
@@ -61,6 +62,9 @@ class SurfaceTable(Mapping[str, int]):
 
     def type_index(self, i: int) -> int:
         return self._types[i]
+
+    def max_chars(self) -> int:
+        return max(map(sub, islice(self._starts, 1, None), self._starts), default=1) - 1
 
     def _find(self, surface: str) -> int:
         i = bisect_left(range(len(self._types)), surface, key=self.surface)

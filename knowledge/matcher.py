@@ -43,7 +43,7 @@ class EntityMatcher:
     def __init__(self, lexicon: Lexicon) -> None:
         self.types = lexicon.types
         self._table = table = SurfaceTable.of(lexicon.entries)
-        self._max_chars = max((len(table.surface(i)) for i in range(len(table))), default=0)
+        self._max_chars = table.max_chars()
         # Keys [0, _plain) are short entries that trigger nothing; keys from _plain on are triggers.
         self._plain = 0
         self._key_type = array("H")  # per key: its type, or _NONE for a trigger that is no entry

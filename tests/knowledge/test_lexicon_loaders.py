@@ -170,3 +170,15 @@ def test_default_lexicon_is_jiebas_proper_nouns():
     lexicon = load_lexicons([], normalize)
     assert lexicon.types == ("organization", "person", "place", "proper_noun")
     assert len(lexicon) > 90_000 and lexicon.entries["北京"] == lexicon.types.index("place")
+
+
+def test_loaded_entries_are_a_sorted_mapping_equal_to_the_dict_they_replace(tmp_path):
+    path = write(tmp_path, "e.tsv", "长江大桥\tplace\t2\n上海\tplace\t1\n𠀀中\tx\t1\n上海\tcity\t5\n")
+    lexicon = load_lexicons([path], normalize)
+    expected = {"上海": 0, "长江大桥": 1, "𠀀中": 2}
+    assert lexicon.types == ("city", "place", "x")
+    assert lexicon.entries == expected and dict(lexicon.entries.items()) == expected
+    assert list(lexicon.entries) == sorted(expected) and list(lexicon.entries.values()) == [0, 1, 2]
+    assert lexicon.entries["𠀀中"] == 2 and "上" not in lexicon.entries and lexicon.entries.get("上海市") is None
+    with pytest.raises(KeyError):
+        lexicon.entries["长江"]
