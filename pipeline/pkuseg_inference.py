@@ -12,6 +12,7 @@ an absent feature adds a row of zeros, which leaves a float sum unchanged).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -303,10 +304,10 @@ class PkusegInference:
         cuts = np.append(np.flatnonzero(word_start), ends[-1])
         text = "".join(fragments)
         cut_list = cuts.tolist()
-        words = [text[a:b] for a, b in zip(cut_list, cut_list[1:])]
+        words = [text[a:b] for a, b in pairwise(cut_list)]
         bounds = np.append(np.searchsorted(cuts, starts), len(words)).tolist()
         out = []
-        for a, b in zip(bounds, bounds[1:]):
+        for a, b in pairwise(bounds):
             merged = self._post_process(text, cut_list[a:b + 1])
             out.append(words[a:b] if merged is None else merged)
         return out
@@ -318,6 +319,8 @@ class PkusegInference:
         one word unless every word of the run is in it too; the scan goes on after the merged word,
         so the runs met in one pass are the runs as they stood when the pass began."""
         dictionary = self._dictionary
+        if dictionary.isdisjoint([text[a:b] for run in _MERGES for a, b in zip(cuts, cuts[run:])]):
+            return None  # the common case, settled in one C-level pass
         changed = False
         for run in _MERGES:
             joined = [text[a:b] for a, b in zip(cuts, cuts[run:])]
@@ -333,7 +336,7 @@ class PkusegInference:
             for i in reversed(merged):
                 del cuts[i + 1:i + run]
             changed = changed or bool(merged)
-        return [text[a:b] for a, b in zip(cuts, cuts[1:])] if changed else None
+        return [text[a:b] for a, b in pairwise(cuts)] if changed else None
 
     def cut_many(self, texts: Sequence[str]) -> list[list[str]]:
         """`pkuseg.cut(text)` for each text, computed as one batch."""
