@@ -384,9 +384,10 @@ class PrepareCorpus(beam.PTransform):
         _ = batches | "progress_segment" >> beam.ParDo(ReportProgress("segment", _batch_progress))
         built = batches | "build_examples" >> beam.ParDo(BuildExamples(config, plan)).with_outputs(
             REJECTED, STATS, main="rows")
+        # reshuffle=False: a handful of placeholders need no stage of their own to spread them
         placeholders = [(i, None) for i in range(plan.num_shards)]
         shards = (
-            (built.rows, pbegin | "every_shard" >> beam.Create(placeholders))
+            (built.rows, pbegin | "every_shard" >> beam.Create(placeholders, reshuffle=False))
             | "merge_shard_rows" >> beam.Flatten()
             | "group_by_shard" >> beam.GroupByKey()
             | "write_shards" >> beam.ParDo(WriteShard(plan))
@@ -397,11 +398,12 @@ class PrepareCorpus(beam.PTransform):
             | "key_rejection" >> beam.Map(lambda r: (_bucket(r, plan.num_shards), r))
         )
         ledger_counts = (
-            (rejected, pbegin | "every_ledger_file" >> beam.Create(placeholders))
+            (rejected, pbegin | "every_ledger_file" >> beam.Create(placeholders, reshuffle=False))
             | "merge_ledger" >> beam.Flatten()
             | "group_ledger" >> beam.GroupByKey()
             | "write_ledger" >> beam.ParDo(WriteLedger(plan))
-            | "count_rejections" >> beam.CombineGlobally(SumCounters())
+            # one counter per ledger file, so never empty: no default-value branch needed
+            | "count_rejections" >> beam.CombineGlobally(SumCounters()).without_defaults()
         )
         if config.report:
             _ = {"read": read.documents, "kept": near["kept"], "rejected": ledger_counts,
