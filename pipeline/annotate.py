@@ -13,8 +13,8 @@ sends the batch back to per-sentence matching.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import cast
+from itertools import chain
+from typing import Self, cast
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class _Positions(bytes):
 
     __contains__ = bytes.__getitem__
 
-    def __new__(cls, flags: np.ndarray) -> _Positions:
+    def __new__(cls, flags: np.ndarray) -> Self:
         return super().__new__(cls, flags.view(np.uint8).tobytes())
 
     def __iter__(self):
@@ -140,14 +140,14 @@ class BatchAnnotator:
         if not found:
             return NO_ENTITIES
         sentence_of = lambda chars: np.searchsorted(char_bounds[:, 0], chars, side="right") - 1  # noqa: E731
-        found_chars = np.asarray(found, dtype=np.int64)
+        found_chars = _span_array(found)
         if (sentence_of(found_chars[:, 0]) != sentence_of(found_chars[:, 1] - 1)).any():
             found = self._per_sentence_entities(text, char_bounds, has_tokens, is_word_start)
             if not found:
                 return NO_ENTITIES
-            found_chars = np.asarray(found, dtype=np.int64)
+            found_chars = _span_array(found)
         limits = char_bounds[sentence_of(found_chars[:, 0]), 1]
-        continuation = _continuation_pieces(self.tokenizer.vocab.tokens)[ids]
+        continuation = self.tokenizer.continuation[ids]
         return _token_spans(found_chars, starts, visible_positions(text), limits, continuation)
 
     def _per_sentence_entities(self, text, char_bounds, has_tokens, is_word_start) -> list[tuple[int, int, int]]:
@@ -185,9 +185,9 @@ def _block_pieces(text: str, char_bounds: np.ndarray) -> np.ndarray:
     return np.stack([starts[first], ends[last]], axis=1)
 
 
-@lru_cache(maxsize=4)
-def _continuation_pieces(tokens: tuple[str, ...]) -> np.ndarray:
-    return np.fromiter((token.startswith("##") for token in tokens), dtype=bool, count=len(tokens))
+def _span_array(spans: list[tuple[int, int, int]]) -> np.ndarray:
+    """The matcher's spans as an (n, 3) array, without numpy inspecting each tuple."""
+    return np.fromiter(chain.from_iterable(spans), dtype=np.int64, count=3 * len(spans)).reshape(-1, 3)
 
 
 def _token_spans(chars: np.ndarray, starts: np.ndarray, visible: np.ndarray, limits: np.ndarray,

@@ -59,6 +59,9 @@ class BertChineseTokenizer:
         self.lowercase = lowercase
         self._ids = vocab.token_to_id
         self.unk_id = self._ids["[UNK]"]
+        # Per id: a `##` piece, which continues a word (an entity span may not start or end at one).
+        tokens = vocab.tokens
+        self.continuation = np.fromiter((t.startswith("##") for t in tokens), dtype=bool, count=len(tokens))
         # No piece longer than the longest vocab entry can match: a long digit run is not quadratic.
         self._max_piece_chars = max(len(token.removeprefix("##")) for token in self._ids)
         self._class, self._single_id = self._build_tables()
