@@ -19,6 +19,7 @@ import numpy as np
 _NUM, _LETTER, _NO_WORD = "**Num", "**Letter", "**noWord"
 _LENGTHS = (6, 5, 4, 3, 2)  # pkuseg's range(wordMax, wordMin - 1, -1): the order of its word features
 _BITS = 13  # bits per character code when codes are packed into one int64 key
+_GROUP_CHARS = 16384  # characters per model pass (bench/segmentation.py: 2k and 60k ran slower)
 _CHUNK = 4096  # characters per score gather: bounds the (69, chunk, n_tag) temporary to ~11 MB
 _MERGES = range(7, 1, -1)  # the post-pass merges runs of 7, then 6, ..., then 2 words
 _SLOT_MIX = 0xFF51AFD7ED558CCD  # odd: multiplied into a key, its top bits pick the home slot
@@ -288,6 +289,21 @@ class PkusegInference:
             scores[begin:begin + _CHUNK] = np.take(self._weights, chunk, axis=0).sum(axis=0)
         return scores
 
+    def _cut_in_groups(self, fragments: list[str]) -> list[list[str]]:
+        """`_cut_fragments` on groups of about `_GROUP_CHARS` characters: larger groups spill the
+        (69, characters) intermediates out of the caches and run slower, not faster."""
+        out: list[list[str]] = []
+        group: list[str] = []
+        size = 0
+        for fragment in fragments:
+            group.append(fragment)
+            size += len(fragment)
+            if size >= _GROUP_CHARS:
+                out.extend(self._cut_fragments(group))
+                group, size = [], 0
+        out.extend(self._cut_fragments(group))
+        return out
+
     def _cut_fragments(self, fragments: list[str]) -> list[list[str]]:
         """pkuseg's `_cut`, then its post-pass, of each fragment (no whitespace, no user word)."""
         if not fragments:
@@ -352,7 +368,7 @@ class PkusegInference:
                     plan.append((False, piece))
             fragments.extend(part for is_user_word, part in plan if not is_user_word)
             plans.append(plan)
-        cut = iter(self._cut_fragments(fragments))
+        cut = iter(self._cut_in_groups(fragments))
         results = []
         for plan in plans:
             words: list[str] = []
