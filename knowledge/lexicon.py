@@ -45,7 +45,7 @@ class SurfaceTable(Mapping[str, int]):
     def __init__(self, surfaces: Sequence[str], types: Iterable[int]) -> None:
         """`surfaces` sorted, distinct and without newlines; `types` in the same order."""
         self._text = "\n".join(surfaces)
-        self._starts = array("I", accumulate((len(s) + 1 for s in surfaces), initial=0))
+        self._starts = array("I", accumulate(map((1).__add__, map(len, surfaces)), initial=0))
         self._types = array("H", types)
         if len(self._types) != len(surfaces):
             raise ValueError("one type per surface")
@@ -189,6 +189,7 @@ def build_lexicon(
     type_id: dict[str, int] = {}
     dropped: Counter = Counter()
     min_chars = max(1, options.min_chars)
+    setdefault, add_weight, add_type = slots.setdefault, weights.append, type_ids.append
     iterator = iter(entries)
     while batch := list(islice(iterator, _BATCH)):
         counts["entries_read"] += len(batch)
@@ -203,10 +204,11 @@ def build_lexicon(
             if tid is None:
                 tid = type_id[entity_type] = len(type_names)
                 type_names.append(entity_type)
-            slot = slots.setdefault(key, len(weights))
-            if slot == len(weights):
-                weights.append(weight)
-                type_ids.append(tid)
+            new_slot = len(slots)
+            slot = setdefault(key, new_slot)
+            if slot == new_slot:
+                add_weight(weight)
+                add_type(tid)
                 continue
             dropped["duplicate"] += 1
             current = weights[slot]
@@ -219,7 +221,7 @@ def build_lexicon(
     used = sorted({type_names[type_ids[slot]] for slot in slots.values()})
     index = array("H", (used.index(name) if name in used else 0 for name in type_names))
     surfaces = sorted(slots)
-    table = SurfaceTable(surfaces, (index[type_ids[slots[s]]] for s in surfaces))
+    table = SurfaceTable(surfaces, map(index.__getitem__, map(type_ids.__getitem__, map(slots.__getitem__, surfaces))))
     del surfaces, slots  # before the matcher is built: these are what held the memory
     counts["entries"] = len(table)
     return Lexicon(tuple(used), table, counts)
