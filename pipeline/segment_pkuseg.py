@@ -3,7 +3,8 @@
 pkuseg drops whitespace (it splits its input on it); the segmenter contract needs words that cover
 the text exactly, so each whitespace run comes back as a word of its own. Without those, the words
 are exactly `pkuseg.pkuseg(user_dict=...).cut(text)`, computed by `pipeline.pkuseg_inference` on
-pkuseg's own weights (4-8x pkuseg's speed per call; far more when `cut_many` gets a batch).
+pkuseg's own weights: ~2.5x pkuseg's speed one sentence a call (numpy's per-call overhead bounds
+it), ~7x through `cut_many`, which runs the model once over many texts (bench/segmentation.py).
 """
 from __future__ import annotations
 
