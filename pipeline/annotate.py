@@ -7,8 +7,9 @@ The batch is annotated as one text (the documents joined by newlines): one token
 matcher call per batch instead of one per sentence, which is what makes these stages cost little next
 to segmentation. The result is identical to annotating each sentence on its own: tokens never cross a
 sentence boundary (sentences end at punctuation or whitespace, where WordPiece splits anyway), the
-segmenter still sees one sentence at a time, and an entity match that would cross a sentence boundary
-sends the batch back to per-sentence matching.
+segmenter cuts each sentence as if alone (jieba gets runs of sentences that its blocks keep apart
+anyway, in a few calls; other backends get all sentences in one `cut_many`), and an entity match that
+would cross a sentence boundary sends the batch back to per-sentence matching.
 """
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ from typing import Self, cast
 import numpy as np
 
 from knowledge.matcher import EntityMatcher
-from pipeline.segment import BLOCK_BACKENDS, BlockSegmenter, Segmenter, is_block_char
+from pipeline.segment import (
+    BLOCK_BACKENDS,
+    BlockSegmenter,
+    ManySegmenter,
+    Segmenter,
+    is_block_char,
+)
 from pipeline.sentences import sentence_spans, visible_positions
 from pipeline.tokenize import BertChineseTokenizer
 
@@ -100,7 +107,7 @@ class BatchAnnotator:
         if self.segmenter.name in BLOCK_BACKENDS:
             ends = self._block_word_ends(text, _block_pieces(text, char_bounds))
         else:
-            ends = [self._word_ends(text, start, end) for start, end in kept.tolist()]
+            ends = [self._sentence_word_ends(text, kept)]
         mask[kept[:, 0]] = True
         mask[np.concatenate(ends)] = True
         # Keep what lies within a kept sentence, its two ends included: sentences starts never repeat,
@@ -112,9 +119,16 @@ class BatchAnnotator:
         mask[0] = True
         return mask
 
-    def _word_ends(self, text: str, start: int, end: int) -> np.ndarray:
-        words = self.segmenter.cut(text[start:end])
-        return _ends(np.fromiter(map(len, words), dtype=np.int64, count=len(words)), start, end)
+    def _sentence_word_ends(self, text: str, kept: np.ndarray) -> np.ndarray:
+        """Word ends of each sentence cut alone, all sentences in one `cut_many` call."""
+        cuts = cast(ManySegmenter, self.segmenter).cut_many([text[start:end] for start, end in kept.tolist()])
+        counts = np.fromiter(map(len, cuts), dtype=np.int64, count=len(cuts))
+        lengths = np.fromiter(map(len, chain.from_iterable(cuts)), dtype=np.int64, count=int(counts.sum()))
+        spans = kept[:, 1] - kept[:, 0]
+        ends = np.cumsum(lengths)  # in the sentences laid end to end
+        if (counts == 0).any() or not np.array_equal(ends[np.cumsum(counts) - 1], np.cumsum(spans)):
+            raise RuntimeError("segmenter output does not cover its input exactly")
+        return ends + np.repeat(kept[:, 0] - (np.cumsum(spans) - spans), counts)
 
     def _block_word_ends(self, text: str, pieces: np.ndarray) -> list[np.ndarray]:
         """Word ends of each piece cut alone, with one segmenter call per `_CUT_CHARS` characters: the

@@ -30,6 +30,14 @@ class BlockSegmenter(Segmenter, Protocol):
         ...
 
 
+class ManySegmenter(Segmenter, Protocol):
+    """The backends that are not block segmenters: they get a batch's sentences in one call."""
+
+    def cut_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """`[cut(text) for text in texts]`, at a fraction of the cost."""
+        ...
+
+
 BACKENDS = ("jieba", "jieba-reference", "pkuseg")
 
 # jieba splits its input into blocks of Han and `[a-zA-Z0-9+#&._%-]` characters, cuts each block alone

@@ -97,3 +97,30 @@ def _hypothesis_annotator() -> BatchAnnotator:
 
     tokenizer = BertChineseTokenizer(load_vocab(require_shared(BERT_VOCAB)))
     return BatchAnnotator(create_segmenter("jieba"), EntityMatcher(load_lexicons([])), tokenizer)
+
+
+def test_pkuseg_gets_a_batch_of_sentences_and_cuts_them_as_one_by_one(tools, wudao_sample_dir):
+    _, tokenizer = tools
+    annotator = BatchAnnotator(create_segmenter("pkuseg"), EntityMatcher(load_lexicons([])), tokenizer)
+    records = json.loads((wudao_sample_dir / "part-0000.json").read_text())
+    texts = BLOCK_EDGES + [d["content"] for d in records[:12]]
+    assert batch_sentences(annotator, texts) == sentence_by_sentence(annotator, texts)
+
+
+class _DroppingSegmenter:
+    """Loses the last character of each sentence: a segmenter that breaks the contract."""
+
+    name = "dropping"
+
+    def cut(self, text: str) -> list[str]:
+        return [text[:-1]]
+
+    def cut_many(self, texts: list[str]) -> list[list[str]]:
+        return [self.cut(text) for text in texts]
+
+
+def test_a_segmenter_that_does_not_cover_its_input_is_an_error(tools):
+    _, tokenizer = tools
+    annotator = BatchAnnotator(_DroppingSegmenter(), EntityMatcher(load_lexicons([])), tokenizer)
+    with pytest.raises(RuntimeError, match="does not cover"):
+        annotator.annotate(["第一句。第二句！", "第三句"])
