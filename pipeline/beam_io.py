@@ -92,9 +92,13 @@ def move_files(moves: list[tuple[str, str]]) -> None:
         FileSystems.rename([s for s, _ in moves], [d for _, d in moves])
 
 
-def read_text(path: str) -> str:
+def read_bytes(path: str) -> bytes:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        return handle.read().decode("utf-8")
+        return handle.read()
+
+
+def read_text(path: str) -> str:
+    return read_bytes(path).decode("utf-8")
 
 
 def local_copy(path: str) -> str:
