@@ -1,4 +1,4 @@
-"""The Beam edge of report.html: small combiners feed one DoFn that renders and writes the file."""
+"""The Beam edge of report.html: one small combiner feeds one DoFn that renders and writes the file."""
 from __future__ import annotations
 
 import apache_beam as beam
@@ -7,22 +7,29 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import beam_io
 from pipeline.report import LENGTH_EDGES, REPORT_NAME, length_bin, render_report
 
+READ, KEPT = "read", "kept"
 
-class LengthHistogram(beam.CombineFn):
-    """Batches of documents in; their texts' lengths in characters, counted into the report's bins."""
 
-    def create_accumulator(self) -> list[int]:
-        return [0] * len(LENGTH_EDGES)
+class LengthHistograms(beam.CombineFn):
+    """(READ or KEPT, batch of documents) in; the texts' lengths in characters, counted into the
+    report's bins, one histogram each. One combine for both: each global combine adds stages that
+    every worker runs."""
 
-    def add_input(self, accumulator: list[int], docs) -> list[int]:
+    def create_accumulator(self) -> dict[str, list[int]]:
+        return {READ: [0] * len(LENGTH_EDGES), KEPT: [0] * len(LENGTH_EDGES)}
+
+    def add_input(self, accumulator: dict[str, list[int]], element) -> dict[str, list[int]]:
+        kind, docs = element
+        bins = accumulator[kind]
         for doc in docs:
-            accumulator[length_bin(len(doc.text))] += 1
+            bins[length_bin(len(doc.text))] += 1
         return accumulator
 
-    def merge_accumulators(self, accumulators) -> list[int]:
-        return [sum(column) for column in zip(*accumulators)]
+    def merge_accumulators(self, accumulators) -> dict[str, list[int]]:
+        accumulators = list(accumulators)
+        return {kind: [sum(column) for column in zip(*(a[kind] for a in accumulators))] for kind in (READ, KEPT)}
 
-    def extract_output(self, accumulator: list[int]) -> list[int]:
+    def extract_output(self, accumulator: dict[str, list[int]]) -> dict[str, list[int]]:
         return accumulator
 
 
@@ -30,7 +37,8 @@ class WriteReport(beam.DoFn):
     def __init__(self, output_dir: str) -> None:
         self._output_dir = output_dir
 
-    def process(self, _, rejected, before, after, clusters):
+    def process(self, _, rejected, lengths, clusters):
+        before, after = lengths[READ], lengths[KEPT]
         documents = {"read": sum(before), "kept": sum(after), "rejected": sum(rejected.values())}
         page = render_report(documents, rejected, before, after, clusters)
         beam_io.write_atomically(FileSystems.join(self._output_dir, REPORT_NAME), page.encode("utf-8"))
@@ -46,18 +54,20 @@ class CorpusReport(beam.PTransform):
         self._output_dir = output_dir
 
     def expand(self, inputs):
-        before = inputs["read"] | "bin_raw_lengths" >> beam.CombineGlobally(LengthHistogram())
-        after = inputs["kept"] | "bin_kept_lengths" >> beam.CombineGlobally(LengthHistogram())
-        root = inputs["read"].pipeline
-        clusters = inputs["cluster_sizes"]
+        lengths = (
+            (inputs[READ] | "tag_read" >> beam.Map(lambda docs: (READ, docs)),
+             inputs[KEPT] | "tag_kept" >> beam.Map(lambda docs: (KEPT, docs)))
+            | "read_and_kept" >> beam.Flatten()
+            | "bin_lengths" >> beam.CombineGlobally(LengthHistograms())
+        )
+        root = inputs[READ].pipeline
         return (
             root
             | "report_trigger" >> beam.Create([None])
             | "write_report" >> beam.ParDo(
                 WriteReport(self._output_dir),
                 rejected=beam.pvalue.AsSingleton(inputs["rejected"]),
-                before=beam.pvalue.AsSingleton(before),
-                after=beam.pvalue.AsSingleton(after),
-                clusters=beam.pvalue.AsSingleton(clusters),
+                lengths=beam.pvalue.AsSingleton(lengths),
+                clusters=beam.pvalue.AsSingleton(inputs["cluster_sizes"]),
             )
         )
