@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from pipeline.clean_rules import remove_pii, split_rule_lines
+from pipeline.clean_rules import PHONE_SEPARATORS, remove_pii, split_rule_lines
 from pipeline.config import CleanConfig
 from pipeline.quality import quality_reasons
 
@@ -59,7 +59,7 @@ T2S_PHRASE_TRIGGERS = "么俱哩坏彷沈甦瞭藉衹覆"
 NFKC, T2S, INVISIBLE, ODD_SPACE, URL, EMAIL, PHONE = 1, 2, 4, 8, 16, 32, 64
 ALL_STEPS = 127
 # A table bit, not a step: what may stand between a phone's digits once NFKC has run, invisible
-# characters are gone and a dropped URL or address has closed up (printable ASCII).
+# characters are gone and a dropped URL or address has closed up (printable ASCII, full-width separators).
 _PHONE_RUN = 128
 _ODD_SPACE_CHARS = "\t\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" \
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -110,8 +110,9 @@ def _probe_table() -> np.ndarray:
     for lo, hi in _INVISIBLE_RANGES:
         table[lo: hi + 1] |= INVISIBLE
     table[[ord(c) for c in _ODD_SPACE_CHARS]] |= ODD_SPACE
-    table[ord("@")] |= EMAIL
+    table[[ord("@"), ord("＠")] + [c for c in nfkc if "@" in unicodedata.normalize("NFKC", chr(c))]] |= EMAIL
     table[ord(" "): ord("~") + 1] |= _PHONE_RUN
+    table[[ord(c) for c in PHONE_SEPARATORS]] |= _PHONE_RUN
     table[(table & (NFKC | INVISIBLE)) != 0] |= _PHONE_RUN
     return table
 
@@ -128,9 +129,14 @@ def probe(texts: Sequence[str]) -> np.ndarray:
     bits = np.take(_probe_table(), codes)  # take: twice as fast as fancy indexing on a large table
     ends = np.cumsum(lengths)[filled] - 1
     starts = ends - lengths[filled] + 1
-    # "x.com", "//": a dot or slash before an ASCII letter (c | 32 folds A-Z onto a-z), in one text.
+    # What _URL_HINT looks for ("//", "www.", ".com") as pairs of neighbours in one text: a dot or slash
+    # before an ASCII letter (c | 32 folds A-Z onto a-z) or a slash, a "w" before a dot. A character that
+    # NFKC changes, or an invisible one (it goes, and its neighbours meet), may stand for either side.
+    wild = (bits & (NFKC | INVISIBLE)).astype(bool)
+    dot, slash = codes == ord("."), codes == ord("/")
     url_hint = np.zeros(codes.size, dtype=bool)
-    url_hint[:-1] = ((codes[:-1] == ord(".")) | (codes[:-1] == ord("/"))) & ((codes[1:] | 32) - ord("a") < 26)
+    url_hint[:-1] = (dot[:-1] | slash[:-1] | wild[:-1]) & (((codes[1:] | 32) - ord("a") < 26) | slash[1:] | wild[1:])
+    url_hint[:-1] |= (((codes[:-1] | 32) == ord("w")) | wild[:-1]) & (dot[1:] | wild[1:])
     url_hint[ends] = False
     bits[url_hint] |= URL
     # Spacing that normalize_whitespace would change: "  ", " \n", "\n ", "\n\n\n", or space at an end.
@@ -142,24 +148,24 @@ def probe(texts: Sequence[str]) -> np.ndarray:
     uneven[ends] |= space[ends] | newline[ends]
     bits[uneven] |= ODD_SPACE
     needs[filled] = np.bitwise_or.reduceat(bits, starts) & ALL_STEPS
-    digit = (codes - ord("0") < 10).view(np.uint8)
-    many = np.add.reduceat(digit, starts, dtype=np.int32) >= 10  # every phone pattern has ten digits
+    # Digits as the phone pattern will see them, after NFKC: a character NFKC changes counts as 3, the
+    # most it can become (⅒ -> 1⁄10), so full-width digits (１３８…) count too.
+    weight = (codes - ord("0") < 10).view(np.uint8) + (bits & NFKC) * np.uint8(3)
+    many = np.add.reduceat(weight, starts, dtype=np.int32) >= 10  # every phone pattern has ten digits
     if many.any():
-        many &= _ten_digit_runs(digit, bits, starts, ends)
+        many &= _ten_digit_runs(weight, bits, starts, ends)
         needs[np.flatnonzero(filled)[many]] |= PHONE
     return needs
 
 
-def _ten_digit_runs(digit: np.ndarray, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Whether each text may hold ten digits in one _PHONE_RUN, as every phone number does: academic
-    text has many digits but seldom so many in a row. A character NFKC changes counts as 3 digits, the
-    most it can become (⅒ -> 1⁄10)."""
+def _ten_digit_runs(weight: np.ndarray, bits: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each text may hold ten digits (`weight`, per character) in one _PHONE_RUN, as every phone
+    number does: academic text has many digits but seldom so many in a row."""
     run = (bits & _PHONE_RUN).astype(bool)
     first, last = run.copy(), run.copy()
     first[1:] &= ~run[:-1]
     last[:-1] &= ~run[1:]
     first[starts], last[ends] = run[starts], run[ends]  # a run ends with its text
-    weight = digit + (bits & NFKC) * np.uint8(3)
     counted = np.cumsum(weight, dtype=np.int32)
     run_starts, run_ends = np.flatnonzero(first), np.flatnonzero(last)
     long_runs = run_starts[counted[run_ends] - counted[run_starts] + weight[run_starts] >= 10]
@@ -216,8 +222,9 @@ def _normalize(text: str, simplified: bool, pii: str, needs: int) -> str:
         text = normalize_unicode(text)
     if pii != "keep" and needs & (URL | EMAIL | PHONE):
         before = text
-        text = remove_pii(text, drop=pii == "drop", url=bool(needs & URL), email=bool(needs & EMAIL),
-                          phone=bool(needs & PHONE))
+        # A dropped address closes up its neighbours, which may then read "//" or ".com".
+        url = bool(needs & URL or pii == "drop" and needs & EMAIL)
+        text = remove_pii(text, drop=pii == "drop", url=url, email=bool(needs & EMAIL), phone=bool(needs & PHONE))
         if pii == "drop" and text != before:
             needs |= ODD_SPACE  # a dropped address can leave two spaces side by side
     if needs & ODD_SPACE:

@@ -25,27 +25,31 @@ _URL_TAIL = ".,;:!?)]'"
 # branches would be tried at every character. \b at a run's edge sees what it saw in the whole text.
 _URL_HINT = re.compile(r"//|www\.|\.(?:com|cn|net|org|edu|gov|info|top|xyz|cc|io)", re.ASCII | re.IGNORECASE)
 _ASCII_RUN = re.compile(r"[!-~]{4,}")
-_EMAIL = re.compile(r"\b[\w.%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b", re.ASCII | re.IGNORECASE)
+# NFKC folds full-width letters but keeps full-width punctuation (clean._PROTECTED), so an address typed
+# in full width ("ｅｘａｍｐｌｅ＠ｑｑ．ｃｏｍ") reaches this pattern as "example＠qq．com".
+_EMAIL = re.compile(r"\b[\w.%+\-]+[@＠][a-z0-9\-]+(?:[.．][a-z0-9\-]+)*[.．][a-z]{2,}\b", re.ASCII | re.IGNORECASE)
 # Mainland mobile numbers, landlines written with an area code, and 400/800 service numbers. A bare
 # 7-8 digit run is not taken: in WuDao it is far more often a count, a sum or an id than a phone.
+# Separators may be full-width (０１０－１２３４５６７８ reaches here as 010－12345678: NFKC keeps them).
 _PHONE = re.compile(
     r"(?<![\d.])(?:"
-    r"(?:\+?86[\- ]?)?1[3-9]\d(?:[\- ]?\d{4}){2}"
-    r"|(?:\(0\d{2,3}\)|0\d{2,3}-) ?\d{7,8}(?:-\d{1,5})?"
-    r"|[48]00[\- ]?\d{3}[\- ]?\d{4}"
+    r"(?:[+＋]?86[\-－ ]?)?1[3-9]\d(?:[\-－ ]?\d{4}){2}"
+    r"|(?:[(（]0\d{2,3}[)）]|0\d{2,3}[\-－]) ?\d{7,8}(?:[\-－]\d{1,5})?"
+    r"|[48]00[\-－ ]?\d{3}[\-－ ]?\d{4}"
     r")(?![\d])",
     re.ASCII,
 )
+PHONE_SEPARATORS = "－（）＋"  # the non-ASCII characters a phone may hold between its digits
 # A cheap first pass (it starts with a character set, which the regex engine scans for quickly) finds
 # digit runs worth a look; the exact patterns then run on those alone.
-_PHONE_CANDIDATE = re.compile(r"[+(\d][\d()+\- ]{9,24}", re.ASCII)
+_PHONE_CANDIDATE = re.compile(r"[+＋(（\d][\d()+\- " + PHONE_SEPARATORS + r"]{9,24}", re.ASCII)
 PLACEHOLDERS = {"url": "<url>", "email": "<email>", "phone": "<phone>"}
 
 
 def remove_pii(text: str, drop: bool = False, url: bool = True, email: bool = True, phone: bool = True) -> str:
     """E-mail addresses, URLs and phone numbers replaced by a placeholder (or dropped). A caller that
     knows a kind cannot occur (clean.probe does, for a whole batch) switches its pattern off."""
-    if email and "@" in text:
+    if email and ("@" in text or "＠" in text):
         text = _EMAIL.sub("" if drop else PLACEHOLDERS["email"], text)
     if url and _URL_HINT.search(text):
         text = _ASCII_RUN.sub(lambda m: _replace_urls(m.group(), drop), text)

@@ -93,6 +93,57 @@ def test_numbers_in_academic_text_are_not_taken_for_phones(wudao_texts):
     assert remove_pii(academic) == academic
 
 
+_ARTICLE = "该应用由厦门小鱼网开发，提供本地生活资讯、同城活动和优惠信息，欢迎大家下载使用。"
+# Each (raw text, what replace makes of it): addresses that the probe used to wave through although the
+# patterns match them (numeric hosts, full-width digits), and full-width ones the patterns missed.
+_HIDDEN_PII = [
+    ("内网地址https://192.168.1.1:8080，", "内网地址<url>，"),
+    ("内网地址http://10.0.0.1。", "内网地址<url>。"),
+    ("内网地址http://10.0.0.1/path", "内网地址<url>"),
+    ("镜像www.123.com", "镜像<url>"),
+    ("手机１３８１２３４５６７８联系", "手机<phone>联系"),
+    ("手机138-１２３４-5678联系", "手机<phone>联系"),
+    ("手机＋８６ １３８１２３４５６７８", "手机<phone>"),
+    ("电话（０１０）１２３４５６７８", "电话<phone>"),
+    ("电话０１０－１２３４５６７８转１２", "电话<phone>转12"),
+    ("热线４００－１００－１９５３", "热线<phone>"),
+    ("邮箱ｅｘａｍｐｌｅ＠ｑｑ．ｃｏｍ联系", "邮箱<email>联系"),
+    ("邮箱example﹫qq.com联系", "邮箱<email>联系"),
+]
+
+
+@pytest.mark.parametrize("raw, replaced", _HIDDEN_PII)
+def test_numeric_hosts_and_full_width_addresses_and_phones_are_replaced_or_dropped(raw, replaced):
+    assert clean_text("", _ARTICLE + raw, CleanConfig())[0] == _ARTICLE + replaced
+    dropped = clean_text("", _ARTICLE + raw, CleanConfig(pii="drop"))[0]
+    assert dropped == _ARTICLE + replaced.replace("<url>", "").replace("<phone>", "").replace("<email>", "")
+    assert clean_text("", _ARTICLE + raw, CleanConfig(pii="keep"))[0] == normalize_text(_ARTICLE + raw)
+
+
+def test_probe_lets_every_pattern_see_what_nfkc_and_invisible_characters_make():
+    """The probe reads raw text; the patterns see it after NFKC and the invisible sweep, which can turn
+    a full-width letter into ".com"'s "c", or join "/" and "/" around a zero-width space."""
+    texts = [raw for raw, _ in _HIDDEN_PII] + [
+        "见baidu.ｃｏｍ", "见http:/\u200b/x.cn", "见ｗｗｗ.163", "邮箱a\u200b@b.cn", "拨1381234\u200b5678",
+        "见p/a@b.cn/x", "见a@b.cn.com", "拨１﹣３８１２３４５６７８",
+    ]
+    for text, need in zip(texts, probe(texts).tolist()):
+        for pii in ("replace", "drop"):
+            assert _normalize(text, True, pii, need) == _normalize(text, True, pii, ALL_STEPS), (text, pii)
+
+
+@pytest.mark.parametrize("text", [
+    "版本1.2.3于2019-03-12发布，v2.10.3修复了问题",
+    "售价1299.00元，折后￥１２９９．００，共12345678份",
+    "２０１９年３月１２日，圆周率3.14159265358979，编号１２３４５６７８９０１２",
+    "（２０１９）１２３号文件，第１０－２０页，１２：３０开会",
+    "＠张三 你好，邮件请发到邮箱",
+])
+def test_numbers_dates_prices_versions_and_mentions_stay(text):
+    for need in (ALL_STEPS, int(probe([text])[0])):
+        assert _normalize(text, True, "replace", need) == normalize_text(text)
+
+
 def test_boilerplate_lines_go_and_the_article_stays():
     text = ("新疆棉花产量连续多年位居全国第一，种植面积稳中有升。\n"
             "责任编辑：张三\n"
