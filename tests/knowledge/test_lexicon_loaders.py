@@ -182,3 +182,11 @@ def test_loaded_entries_are_a_sorted_mapping_equal_to_the_dict_they_replace(tmp_
     assert lexicon.entries["𠀀中"] == 2 and "上" not in lexicon.entries and lexicon.entries.get("上海市") is None
     with pytest.raises(KeyError):
         lexicon.entries["长江"]
+
+
+def test_a_loaded_lexicon_survives_pickling_as_prepare_stages_it_for_workers(tmp_path):
+    import pickle
+
+    lexicon = load_lexicons([write(tmp_path, "e.tsv", "长江大桥\tplace\n上海\tcity\n")], normalize)
+    staged = pickle.loads(pickle.dumps(lexicon, protocol=pickle.HIGHEST_PROTOCOL))
+    assert staged == lexicon and dict(staged.entries.items()) == {"上海": 0, "长江大桥": 1}
