@@ -133,7 +133,8 @@ def probe(texts: Sequence[str]) -> np.ndarray:
     # before an ASCII letter (c | 32 folds A-Z onto a-z) or a slash, a "w" before a dot. A character that
     # NFKC changes, or an invisible one (it goes, and its neighbours meet), may stand for either side.
     wild = (bits & (NFKC | INVISIBLE)).astype(bool)
-    dot, slash = codes == ord("."), codes == ord("/")
+    dot = (codes == ord(".")) | (codes == ord("．"))  # clean_rules reads full-width ones as ASCII
+    slash = (codes == ord("/")) | (codes == ord("／"))
     url_hint = np.zeros(codes.size, dtype=bool)
     url_hint[:-1] = (dot[:-1] | slash[:-1] | wild[:-1]) & (((codes[1:] | 32) - ord("a") < 26) | slash[1:] | wild[1:])
     url_hint[:-1] |= (((codes[:-1] | 32) == ord("w")) | wild[:-1]) & (dot[1:] | wild[1:])

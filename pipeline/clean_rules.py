@@ -25,6 +25,9 @@ _URL_TAIL = ".,;:!?)]'"
 # branches would be tried at every character. \b at a run's edge sees what it saw in the whole text.
 _URL_HINT = re.compile(r"//|www\.|\.(?:com|cn|net|org|edu|gov|info|top|xyz|cc|io)", re.ASCII | re.IGNORECASE)
 _ASCII_RUN = re.compile(r"[!-~]{4,}")
+# NFKC keeps full-width punctuation (clean._PROTECTED), so "ｗｗｗ．ｂａｉｄｕ．ｃｏｍ" arrives as
+# "www．baidu．com": the URL patterns read a copy with these folded, one character for one.
+_URL_FOLD = str.maketrans("．／", "./")
 # NFKC folds full-width letters but keeps full-width punctuation (clean._PROTECTED), so an address typed
 # in full width ("ｅｘａｍｐｌｅ＠ｑｑ．ｃｏｍ") reaches this pattern as "example＠qq．com".
 _EMAIL = re.compile(r"\b[\w.%+\-]+[@＠][a-z0-9\-]+(?:[.．][a-z0-9\-]+)*[.．][a-z]{2,}\b", re.ASCII | re.IGNORECASE)
@@ -51,8 +54,13 @@ def remove_pii(text: str, drop: bool = False, url: bool = True, email: bool = Tr
     knows a kind cannot occur (clean.probe does, for a whole batch) switches its pattern off."""
     if email and ("@" in text or "＠" in text):
         text = _EMAIL.sub("" if drop else PLACEHOLDERS["email"], text)
-    if url and _URL_HINT.search(text):
-        text = _ASCII_RUN.sub(lambda m: _replace_urls(m.group(), drop), text)
+    if url:
+        folded = text.translate(_URL_FOLD).replace("：//", "://") if "．" in text or "／" in text else text
+        if folded is text:
+            if _URL_HINT.search(text):
+                text = _ASCII_RUN.sub(lambda m: _replace_urls(m.group(), drop), text)
+        elif _URL_HINT.search(folded):
+            text = _replace_folded_urls(text, folded, drop)
     if phone:
         text = _PHONE_CANDIDATE.sub(lambda m: _PHONE.sub("" if drop else PLACEHOLDERS["phone"], m.group()), text)
     return text
@@ -67,6 +75,18 @@ def _replace_urls(run: str, drop: bool) -> str:
 def _replace_url(url: str, drop: bool) -> str:
     trimmed = url.rstrip(_URL_TAIL)  # sentence punctuation after a URL is not part of it
     return ("" if drop else PLACEHOLDERS["url"]) + url[len(trimmed):]
+
+
+def _replace_folded_urls(text: str, folded: str, drop: bool) -> str:
+    """The URLs that the patterns find in `folded` replaced in `text`, span for span (the fold is one
+    character for one), so the full-width punctuation around them stays as written."""
+    pieces, done = [], 0
+    for run in _ASCII_RUN.finditer(folded):
+        for url in _URL.finditer(run.group()):
+            start = run.start() + url.start()
+            pieces += [text[done:start], "" if drop else PLACEHOLDERS["url"]]
+            done = start + len(url.group().rstrip(_URL_TAIL))
+    return "".join(pieces) + text[done:]
 
 
 def parse_boilerplate_rules(text: str, origin: str) -> tuple[str, ...]:

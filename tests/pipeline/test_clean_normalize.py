@@ -109,6 +109,9 @@ _HIDDEN_PII = [
     ("热线４００－１００－１９５３", "热线<phone>"),
     ("邮箱ｅｘａｍｐｌｅ＠ｑｑ．ｃｏｍ联系", "邮箱<email>联系"),
     ("邮箱example﹫qq.com联系", "邮箱<email>联系"),
+    ("访问ｗｗｗ．ｂａｉｄｕ．ｃｏｍ了解", "访问<url>了解"),
+    ("访问ｈｔｔｐ：／／ｗｗｗ．ｂａｉｄｕ．ｃｏｍ／ｎｅｗｓ。", "访问<url>。"),
+    ("官网：www.baidu.com／news．", "官网：<url>．"),
 ]
 
 
@@ -125,7 +128,7 @@ def test_probe_lets_every_pattern_see_what_nfkc_and_invisible_characters_make():
     a full-width letter into ".com"'s "c", or join "/" and "/" around a zero-width space."""
     texts = [raw for raw, _ in _HIDDEN_PII] + [
         "见baidu.ｃｏｍ", "见http:/\u200b/x.cn", "见ｗｗｗ.163", "邮箱a\u200b@b.cn", "拨1381234\u200b5678",
-        "见p/a@b.cn/x", "见a@b.cn.com", "拨１﹣３８１２３４５６７８",
+        "见p/a@b.cn/x", "见a@b.cn.com", "拨１﹣３８１２３４５６７８", "见ｗｗｗ﹒163", "见http：//a.cn／ｘ",
     ]
     for text, need in zip(texts, probe(texts).tolist()):
         for pii in ("replace", "drop"):
@@ -138,6 +141,7 @@ def test_probe_lets_every_pattern_see_what_nfkc_and_invisible_characters_make():
     "２０１９年３月１２日，圆周率3.14159265358979，编号１２３４５６７８９０１２",
     "（２０１９）１２３号文件，第１０－２０页，１２：３０开会",
     "＠张三 你好，邮件请发到邮箱",
+    "第3．5节，Ｍｒ．Ｓｍｉｔｈ说，ａ／ｂ的值，ｅｔｃ．",
 ])
 def test_numbers_dates_prices_versions_and_mentions_stay(text):
     for need in (ALL_STEPS, int(probe([text])[0])):
