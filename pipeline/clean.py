@@ -112,7 +112,7 @@ def _probe_table() -> np.ndarray:
     table[[ord(c) for c in _ODD_SPACE_CHARS]] |= ODD_SPACE
     table[[ord("@"), ord("＠")] + [c for c in nfkc if "@" in unicodedata.normalize("NFKC", chr(c))]] |= EMAIL
     table[ord(" "): ord("~") + 1] |= _PHONE_RUN
-    table[[ord(c) for c in PHONE_SEPARATORS]] |= _PHONE_RUN
+    table[[ord(c) for c in PHONE_SEPARATORS + "．／："]] |= _PHONE_RUN  # and what a dropped URL may hold
     table[(table & (NFKC | INVISIBLE)) != 0] |= _PHONE_RUN
     return table
 

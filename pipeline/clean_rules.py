@@ -28,8 +28,7 @@ _ASCII_RUN = re.compile(r"[!-~]{4,}")
 # NFKC keeps full-width punctuation (clean._PROTECTED), so "ｗｗｗ．ｂａｉｄｕ．ｃｏｍ" arrives as
 # "www．baidu．com": the URL patterns read a copy with these folded, one character for one.
 _URL_FOLD = str.maketrans("．／", "./")
-# NFKC folds full-width letters but keeps full-width punctuation (clean._PROTECTED), so an address typed
-# in full width ("ｅｘａｍｐｌｅ＠ｑｑ．ｃｏｍ") reaches this pattern as "example＠qq．com".
+# Likewise "ｅｘａｍｐｌｅ＠ｑｑ．ｃｏｍ" arrives as "example＠qq．com".
 _EMAIL = re.compile(r"\b[\w.%+\-]+[@＠][a-z0-9\-]+(?:[.．][a-z0-9\-]+)*[.．][a-z]{2,}\b", re.ASCII | re.IGNORECASE)
 # Mainland mobile numbers, landlines written with an area code, and 400/800 service numbers. A bare
 # 7-8 digit run is not taken: in WuDao it is far more often a count, a sum or an id than a phone.

@@ -129,6 +129,7 @@ def test_probe_lets_every_pattern_see_what_nfkc_and_invisible_characters_make():
     texts = [raw for raw, _ in _HIDDEN_PII] + [
         "见baidu.ｃｏｍ", "见http:/\u200b/x.cn", "见ｗｗｗ.163", "邮箱a\u200b@b.cn", "拨1381234\u200b5678",
         "见p/a@b.cn/x", "见a@b.cn.com", "拨１﹣３８１２３４５６７８", "见ｗｗｗ﹒163", "见http：//a.cn／ｘ",
+        "拨1381234ｘ．ｃｎ5678", "拨1381234／／ｘ5678",
     ]
     for text, need in zip(texts, probe(texts).tolist()):
         for pii in ("replace", "drop"):
