@@ -22,7 +22,10 @@ _BITS = 13  # bits per character code when codes are packed into one int64 key
 _GROUP_CHARS = 16384  # characters per model pass (bench/segmentation.py: 2k and 60k ran slower)
 _CHUNK = 4096  # characters per score gather: bounds the (69, chunk, n_tag) temporary to ~11 MB
 _MERGES = range(7, 1, -1)  # the post-pass merges runs of 7, then 6, ..., then 2 words
-_SLOT_MIX = 0xFF51AFD7ED558CCD  # odd: multiplied into a key, its top bits pick the home slot
+_HASH_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
+_SLOT_MIX = 0xFF51AFD7ED558CCD  # not _HASH_BASE: span hashes are polynomials in it, and would cluster
+_RUNS = np.arange(2, 8)  # the post-pass's run lengths
+_HASHED_FROM = 2048  # characters per model pass from which the post-pass pre-check is vectorised
 _WINDOW = 16  # slots one hash lookup reads
 _STEPS = np.arange(_WINDOW)
 _EMPTY = -1  # a free hash slot; no key is negative
@@ -82,6 +85,34 @@ class _HashMap:
         return found
 
 
+class _SpanHasher:
+    """Position-independent 64-bit hashes of spans of a text, vectorised: prefix sums of
+    codepoint * base**-position, so a span's hash is sum(codepoint[u] * base**-u) modulo 2**64."""
+
+    def __init__(self) -> None:
+        self._inverse_powers = np.ones(1, dtype=np.uint64)
+        self._powers = np.ones(1, dtype=np.uint64)
+
+    def _grow(self, n: int) -> None:
+        if n > len(self._powers):
+            n = max(n, 2 * len(self._powers))
+            inverse = pow(_HASH_BASE, -1, 1 << 64)
+            self._inverse_powers = np.cumprod(np.full(n, inverse, dtype=np.uint64)) * np.uint64(_HASH_BASE)
+            self._powers = np.cumprod(np.full(n, _HASH_BASE, dtype=np.uint64)) * np.uint64(inverse)
+
+    def spans(self, codepoints: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        n = len(codepoints)
+        self._grow(n + 1)
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(codepoints * self._inverse_powers[:n], out=prefix[1:])
+        return (prefix[ends] - prefix[starts]) * self._powers[starts]
+
+    def texts(self, texts: Sequence[str]) -> np.ndarray:
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        ends = np.cumsum(lengths)
+        return self.spans(_codepoints("".join(texts)).astype(np.uint64), ends - lengths, ends)
+
+
 def _codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
@@ -104,6 +135,9 @@ class PkusegInference:
         self._solve = reference.preprocesser.solve
         self._has_user_words = bool(reference.preprocesser.trie.children)
         self._dictionary = reference.postprocesser.other_words
+        self._hasher = _SpanHasher()
+        hashes = self._hasher.texts(sorted(self._dictionary)).view(np.int64)
+        self._dictionary_hashes = _HashMap(dict.fromkeys(hashes[hashes != _EMPTY].tolist(), 1), 0)
         self._run_viterbi = run_viterbi
         tags = sorted(extractor.tag_to_idx, key=extractor.tag_to_idx.get)
         self._begins = np.array(["B" in tag for tag in tags])
@@ -322,33 +356,64 @@ class PkusegInference:
         cut_list = cuts.tolist()
         words = [text[a:b] for a, b in pairwise(cut_list)]
         bounds = np.append(np.searchsorted(cuts, starts), len(words)).tolist()
-        out = []
-        for a, b in pairwise(bounds):
-            merged = self._post_process(text, cut_list[a:b + 1])
-            out.append(words[a:b] if merged is None else merged)
+        out = [words[a:b] for a, b in pairwise(bounds)]
+        if len(text) >= _HASHED_FROM:
+            suspects = self._merge_suspects(text, cuts, np.searchsorted(cuts, starts))
+        else:
+            suspects = dict.fromkeys(range(len(fragments)))
+        for fragment, candidates in suspects.items():
+            merged = self._post_process(text, cut_list[bounds[fragment]:bounds[fragment + 1] + 1], candidates)
+            if merged is not None:
+                out[fragment] = merged
         return out
 
-    def _post_process(self, text: str, cuts: list[int]) -> list[str] | None:
+    def _merge_suspects(self, text: str, cuts: np.ndarray, first_word: np.ndarray) -> dict[int, dict[int, list[int]]]:
+        """fragment -> run length -> where (word index in the fragment) `run` consecutive words may
+        join into a post-pass dictionary word, by 64-bit span hashes in one vectorised pass: a
+        superset of where they do (a collision costs time only)."""
+        n_words = len(cuts) - 1
+        words_per_fragment = np.diff(np.append(first_word, n_words))
+        fragment_end = np.repeat(np.append(first_word[1:], n_words), words_per_fragment)
+        first, run = np.nonzero(np.arange(n_words)[:, None] + _RUNS <= fragment_end[:, None])
+        run = _RUNS[run]
+        hashes = self._hasher.spans(_codepoints(text).astype(np.uint64), cuts[first], cuts[first + run]).view(np.int64)
+        suspect = (self._dictionary_hashes[hashes] == 1) | (hashes == _EMPTY)  # _EMPTY is never stored
+        first, run = first[suspect], run[suspect]
+        fragment = np.searchsorted(first_word, first, side="right") - 1
+        found: dict[int, dict[int, list[int]]] = {}
+        for f, r, at in zip(fragment.tolist(), run.tolist(), (first - first_word[fragment]).tolist()):
+            found.setdefault(f, {}).setdefault(r, []).append(at)  # ascending within a run
+        return found
+
+    def _post_process(self, text: str, cuts: list[int], candidates: dict[int, list[int]] | None) -> list[str] | None:
         """pkuseg's `Postprocesser.post_process(words, check_seperated=True)` with its default
         dictionary, restated on word offsets into `text` (None: it leaves the words as they are).
         For run lengths 7..2, left to right, a run of words whose join is in the dictionary becomes
         one word unless every word of the run is in it too; the scan goes on after the merged word,
-        so the runs met in one pass are the runs as they stood when the pass began."""
+        so the runs met in one pass are the runs as they stood when the pass began. `candidates`
+        (run -> word indices, or None: unknown) hold every run of the model's own words that may
+        join into a dictionary word, which is all that can merge until a first merge."""
         dictionary = self._dictionary
-        if dictionary.isdisjoint([text[a:b] for run in _MERGES for a, b in zip(cuts, cuts[run:])]):
+        if candidates is None and dictionary.isdisjoint(
+            [text[a:b] for run in _MERGES for a, b in zip(cuts, cuts[run:])]
+        ):
             return None  # the common case, settled in one C-level pass
         changed = False
         for run in _MERGES:
-            joined = [text[a:b] for a, b in zip(cuts, cuts[run:])]
-            if dictionary.isdisjoint(joined):
-                continue
+            if candidates is not None and not changed:
+                starts: Sequence[int] = candidates.get(run, ())
+            else:
+                joined = [text[a:b] for a, b in zip(cuts, cuts[run:])]
+                if dictionary.isdisjoint(joined):
+                    continue
+                starts = range(len(joined))
             merged, after = [], 0
-            for i, word in enumerate(joined):
-                if i >= after and word in dictionary and not all(
+            for i in starts:
+                if i >= after and text[cuts[i]:cuts[i + run]] in dictionary and not all(
                     text[cuts[k]:cuts[k + 1]] in dictionary for k in range(i, i + run)
                 ):
                     merged.append(i)
-                    after = i + run
+                    after = i + run  # pkuseg goes on with the word after the merged one
             for i in reversed(merged):
                 del cuts[i + 1:i + run]
             changed = changed or bool(merged)
