@@ -30,6 +30,8 @@ _FOREIGN_RANGES = (
     "\U00020000-\U0002a6df\U0002a700-\U0002ebef\U0002f800-\U0002fa1f"
 )
 _FOREIGN_HAN = re.compile(f"[{_FOREIGN_RANGES}]")
+_FOREIGN_CODES = ((0x3400, 0x4DBF), (0x9FD6, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF), (0x2A700, 0x2EBEF),
+                  (0x2F800, 0x2FA1F))
 # A word `re_skip` would split lies inside a run of jieba's ASCII word characters holding a symbol.
 _SYMBOL_IN_RUN = re.compile(r"[a-zA-Z0-9+#&._%\-][+#&._%\-]|[+#&._%\-][a-zA-Z0-9+#&._%\-]")
 # One single-class scan (0.4 us a sentence) clears most sentences for rjieba's output as it is.
@@ -112,7 +114,7 @@ class FastJiebaSegmenter:
     def cut_lengths(self, text: str) -> np.ndarray:
         """The lengths of `cut(text)`'s words, for a batch-sized text: counted once, where the repair
         needs them too (a pass over a million words costs as much as the repair itself)."""
-        if _FOREIGN_HAN.search(text) is not None:
+        if _holds_foreign_han(text):
             return word_lengths(self._cut(text, self.hmm))
         words = self._rjieba.cut(text, self.hmm)
         lengths = word_lengths(words)
@@ -178,6 +180,13 @@ class FastJiebaSegmenter:
                 return position == start and route_word == word
             position += len(route_word)
         return False
+
+
+def _holds_foreign_han(text: str) -> bool:
+    """`_FOREIGN_HAN.search(text) is not None`, for a batch-sized text: `re` scans that class at ~15 ns
+    a character, array comparisons take ~2."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return any(((codes >= low) & (codes <= high)).any() for low, high in _FOREIGN_CODES)
 
 
 def word_lengths(words: list[str]) -> np.ndarray:

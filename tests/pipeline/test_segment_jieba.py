@@ -109,3 +109,12 @@ def test_cut_lengths_are_the_lengths_of_cut_on_batch_sized_texts(wudao_docs, hmm
     assert [fast.cut_lengths(text).tolist() for text in texts] == [list(map(len, fast.cut(text))) for text in texts]
     reference = _reference(hmm)
     assert reference.cut_lengths(texts[-1]).tolist() == list(map(len, reference.cut(texts[-1])))
+
+
+def test_the_array_check_for_extension_ideographs_agrees_with_the_regex_at_every_range_edge():
+    from pipeline.segment_jieba import _FOREIGN_CODES, _FOREIGN_HAN, _holds_foreign_han
+
+    edges = [code + step for low, high in _FOREIGN_CODES for code in (low, high) for step in (-1, 0, 1)]
+    for code in edges + [0x4E00, 0x10FFFF]:
+        text = f"中文{chr(code)}x" * 3
+        assert _holds_foreign_han(text) == (_FOREIGN_HAN.search(text) is not None), hex(code)
