@@ -1,11 +1,16 @@
 """DirectRunner options: one worker process per core by default, in-process for a single worker.
 
 Beam 2.77's DirectRunner executes on the FnApiRunner. In `multi_processing` mode it starts one SDK
-harness process per worker and hands each of them 1/N of every stage's input as one bundle, so the
-units of work are whole input files (read stage) and `PrepareConfig.batch_size` documents (segment
-and tokenize stage); the runner itself has no bundle-size knob. It keeps every stage's output in the
-driver's memory, which is what limits a local run to corpora that fit in RAM: past that, use a cluster.
-(PrismRunner is not offered: it downloads its binary at run time.)
+harness process per worker and hands each of them 1/N of every stage's input as one bundle: the keys
+of a shuffle dealt round-robin, other inputs by the chunks the data plane wrote (or element by
+element when there are fewer chunks than workers). So `PrepareCorpus` keeps its elements coarse and
+even: whole input files for the read stage, dedup buckets for the shuffles, batches of
+`PrepareConfig.batch_size` documents for segmentation; the runner itself has no bundle-size knob.
+Every stage runs on every worker, and each worker process imports Beam and loads the segmenter and
+tokenizer itself: a fixed cost of a few CPU seconds per worker, which a small input does not repay.
+It keeps every stage's output in the driver's memory, which is what limits a local run to corpora
+that fit in RAM: past that, use a cluster. (PrismRunner is not offered: it downloads its binary at
+run time.)
 """
 from __future__ import annotations
 
