@@ -97,3 +97,27 @@ def test_user_lexicon_is_recorded_with_its_type_and_hash(tmp_path):
     assert manifest.lexicons == [{"source": str(lexicon), "type": "",
                                   "sha256": hashlib.sha256(lexicon.read_bytes()).hexdigest()}]
     assert manifest.entity_types == ["organization", "place"]
+
+
+def test_exact_duplicates_keep_the_smallest_id_and_identical_copies_keep_one(tmp_path):
+    """Exact dedup shuffles buckets of batches: the kept copy is still the smallest (doc_id, source),
+    and two byte-identical records (same id, source and text) still leave one row set, not two."""
+    def chinese(text: str) -> float:
+        return sum("\u4e00" <= c <= "\u9fff" for c in text) / max(1, len(text))
+
+    records = json.loads((SAMPLE_CORPUS / "part-000.json").read_text(encoding="utf-8"))
+    record = next(r for r in records if 300 <= len(r.get("content") or "") and chinese(r["content"]) > 0.8)
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    (corpus / "a.json").write_text(json.dumps([{**record, "uniqueKey": "dup-a"}] * 2, ensure_ascii=False),
+                                   encoding="utf-8")
+    (corpus / "b.json").write_text(json.dumps([{**record, "uniqueKey": "dup-b"}], ensure_ascii=False),
+                                   encoding="utf-8")
+    output = tmp_path / "out"
+    summary = run_prepare([str(corpus / "*.json")], str(output), PrepareConfig(), options=local_options(1))
+    assert summary["documents"] == {"read": 3, "kept": 1, "rejected": {"duplicate_exact": 2}}
+    kept = {doc_id for path in sorted((output / "shards").glob("*.parquet"))
+            for doc_id in pq.read_table(path).column("doc_id").to_pylist()}
+    assert kept == {"dup-a"}
+    assert sorted((r["doc_id"], r["reason"], r["detail"]) for r in ledger_lines(output)) == [
+        ("dup-a", "duplicate_exact", "dup-a"), ("dup-b", "duplicate_exact", "dup-a")]
