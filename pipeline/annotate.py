@@ -120,8 +120,13 @@ class BatchAnnotator:
         return mask
 
     def _sentence_word_ends(self, text: str, kept: np.ndarray) -> np.ndarray:
-        """Word ends of each sentence cut alone, all sentences in one `cut_many` call."""
-        cuts = cast(ManySegmenter, self.segmenter).cut_many([text[start:end] for start, end in kept.tolist()])
+        """Word ends of each sentence cut alone: all sentences in one `cut_many` call where the segmenter
+        has one, else (a segmenter with `cut` alone, e.g. a user's own) one `cut` per sentence."""
+        sentences = [text[start:end] for start, end in kept.tolist()]
+        if isinstance(self.segmenter, ManySegmenter):
+            cuts = self.segmenter.cut_many(sentences)
+        else:
+            cuts = [self.segmenter.cut(sentence) for sentence in sentences]
         counts = np.fromiter(map(len, cuts), dtype=np.int64, count=len(cuts))
         lengths = np.fromiter(map(len, chain.from_iterable(cuts)), dtype=np.int64, count=int(counts.sum()))
         spans = kept[:, 1] - kept[:, 0]

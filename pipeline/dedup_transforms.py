@@ -160,18 +160,3 @@ class NearDeduplicateBatches(beam.PTransform):
         sizes = duplicates | "cluster_sizes" >> beam.Map(cluster_sizes)
         return {"kept": result.kept, REJECTED: result[REJECTED], "cluster_sizes": sizes}
 
-
-class NearDeduplicate(beam.PTransform):
-    """The same on a PCollection of single CleanDocuments ("kept" holds single documents too)."""
-
-    def __init__(self, config: DedupConfig, batch_size: int, ledger_text: bool = False) -> None:
-        super().__init__()
-        self._config, self._batch_size, self._ledger_text = config, batch_size, ledger_text
-
-    def expand(self, docs):
-        result = (
-            docs
-            | "batch" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
-            | "near_dedup" >> NearDeduplicateBatches(self._config, self._ledger_text)
-        )
-        return {**result, "kept": result["kept"] | "unbatch" >> beam.FlatMap(lambda batch: batch)}

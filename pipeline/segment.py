@@ -6,7 +6,7 @@ per element.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,8 +30,10 @@ class BlockSegmenter(Segmenter, Protocol):
         ...
 
 
+@runtime_checkable
 class ManySegmenter(Segmenter, Protocol):
-    """The backends that are not block segmenters: they get a batch's sentences in one call."""
+    """The backends that are not block segmenters get a batch's sentences in one call when they have
+    this method; a segmenter with `cut` alone is called once per sentence."""
 
     def cut_many(self, texts: Sequence[str]) -> list[list[str]]:
         """`[cut(text) for text in texts]`, at a fraction of the cost."""

@@ -72,6 +72,15 @@ ALPHABET = "上海市长江大桥南京"
 ENTRY = st.text(alphabet=ALPHABET, min_size=1, max_size=4)
 
 
+def assert_matches_brute_force(entries, text: str, cuts: set[int]) -> None:
+    """Without and with word boundaries (the text's ends always count as boundaries)."""
+    lexicon = lexicon_of(*entries)
+    matcher = EntityMatcher(lexicon)
+    boundaries = {c for c in cuts if c < len(text)} | {0, len(text)}
+    assert matcher.find(text) == reference_spans(lexicon, text)
+    assert matcher.find(text, boundaries) == reference_spans(lexicon, text, boundaries)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     entries=st.lists(st.tuples(ENTRY, st.sampled_from(["a", "b"])), min_size=1, max_size=12,
@@ -80,11 +89,7 @@ ENTRY = st.text(alphabet=ALPHABET, min_size=1, max_size=4)
     cuts=st.sets(st.integers(0, 30)),
 )
 def test_fast_path_equals_brute_force_leftmost_longest(entries, text, cuts):
-    lexicon = lexicon_of(*entries)
-    matcher = EntityMatcher(lexicon)
-    boundaries = {c for c in cuts if c < len(text)} | {0, len(text)}
-    assert matcher.find(text) == reference_spans(lexicon, text)
-    assert matcher.find(text, boundaries) == reference_spans(lexicon, text, boundaries)
+    assert_matches_brute_force(entries, text, cuts)
 
 
 def test_an_entry_longer_than_the_head_is_found_through_its_trigger():
@@ -112,11 +117,7 @@ LONG_ENTRY = st.text(alphabet="上海市长江大", min_size=1, max_size=9)
     cuts=st.sets(st.integers(0, 40)),
 )
 def test_entries_longer_than_the_automaton_keys_equal_brute_force(entries, text, cuts):
-    lexicon = lexicon_of(*entries)
-    matcher = EntityMatcher(lexicon)
-    boundaries = {c for c in cuts if c < len(text)} | {0, len(text)}
-    assert matcher.find(text) == reference_spans(lexicon, text)
-    assert matcher.find(text, boundaries) == reference_spans(lexicon, text, boundaries)
+    assert_matches_brute_force(entries, text, cuts)
 
 
 def test_the_longest_long_entry_is_found_past_a_greater_entry_that_is_no_prefix():

@@ -16,7 +16,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import DedupConfig
 from pipeline.dedup import Components, band_keys, bucket_links, cluster_sizes, minhash_signatures
-from pipeline.dedup_transforms import REJECTED, NearDeduplicate
+from pipeline.dedup_transforms import REJECTED, NearDeduplicateBatches
 from pipeline.examples import CleanDocument
 
 CONFIG = DedupConfig()
@@ -50,7 +50,7 @@ def near_duplicate(text: str, donor: str, kind: str, rng: random.Random) -> str:
 
 
 def find_duplicates(docs: list[tuple[str, str]], config: DedupConfig = CONFIG, batch: int = 256) -> dict:
-    """The pure path of NearDeduplicate: signatures -> band buckets -> verified links -> components."""
+    """The pure path of NearDeduplicateBatches: signatures -> band buckets -> verified links -> components."""
     buckets: dict[tuple[int, int], list] = {}
     for start in range(0, len(docs), batch):
         chunk = docs[start: start + batch]
@@ -154,9 +154,10 @@ def test_beam_transform_ledgers_near_duplicates_with_the_kept_id(generated):
     inputs = [CleanDocument("doc-b", "x.json", text[b]), CleanDocument("doc-a", "x.json", text[a]),
               CleanDocument("doc-c", "y.json", text["other-0000"])]
     with beam.Pipeline() as pipeline:
-        result = pipeline | beam.Create(inputs) | NearDeduplicate(CONFIG, batch_size=2)
-        assert_that(result["kept"] | "kept_ids" >> beam.Map(lambda d: d.doc_id), equal_to(["doc-a", "doc-c"]),
-                    label="kept")
+        batches = [[inputs[0], inputs[2]], [inputs[1]]]  # the duplicate pair lies in different batches
+        result = pipeline | beam.Create(batches) | NearDeduplicateBatches(CONFIG, buckets=3)
+        kept_ids = result["kept"] | "kept_ids" >> beam.FlatMap(lambda batch: [d.doc_id for d in batch])
+        assert_that(kept_ids, equal_to(["doc-a", "doc-c"]), label="kept")
         assert_that(result[REJECTED] | beam.Map(lambda r: (r.doc_id, r.reason, r.detail)),
                     equal_to([("doc-b", "duplicate_near", "doc-a")]), label="rejected")
         assert_that(result["cluster_sizes"], equal_to([{2: 1}]), label="clusters")
