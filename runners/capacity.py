@@ -15,10 +15,10 @@ MB = 1_000_000  # decimal units throughout: plan, benchmark figure and progress 
 # `erlangshen-data prepare --workers 1 --vocab bert-base-chinese-vocab.txt` (default lexicon) on
 # ../shared/data/wudao-sample (5.92 MB, 7,126 documents), on this 2-core AMD EPYC VM: CPU seconds of
 # that run minus those of the same command on 5 of its documents, which removes the fixed start-up
-# (imports, jieba, lexicon, vocab: ~7.5 CPU-s): 11.7-12.0 vs 7.4-8.0 CPU-s, i.e. 5.92 MB in ~4.1
-# CPU-s. CPU time, not wall time: the VM was shared (load average ~5 on 2 cores), so wall clock
-# measured the neighbours (0.2 MB/s wall with start-up included). Re-measure as the pipeline speeds up.
-MEASURED_MB_PER_S_PER_CORE = 1.4
+# (imports, segmenter, lexicon, vocab, report: ~7.6-8.2 CPU-s): 10.4-11.1 vs 7.6-8.2 CPU-s, i.e.
+# 5.92 MB in ~2.9 CPU-s. CPU time, not wall time, so neighbours on a shared VM do not count. Re-measure
+# as the pipeline speeds up.
+MEASURED_MB_PER_S_PER_CORE = 2.0
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgtp]i?b?|b)?\s*$", re.IGNORECASE)
 _UNIT_POWER = {"": 0, "b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
