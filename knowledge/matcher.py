@@ -93,45 +93,95 @@ class EntityMatcher:
             return []
         matches = self._automaton.find_matches_as_indexes(text)
         plain, key_type = self._plain, self._key_type
-        if boundaries is None and (not matches or max(matches)[0] < plain):
-            return [(start, end, key_type[i]) for i, start, end in matches]
+        if boundaries is None:
+            if not matches or max(matches)[0] < plain:
+                return [(start, end, key_type[i]) for i, start, end in matches]
+            return self._resolve(text, matches)
         spans: list[Span] = []
+        append, search = spans.append, self._search
         position = 0  # end of the last span taken
         for i, start, end in matches:
-            if end <= position:
-                continue
             if start >= position:
-                if i >= plain:  # a trigger: the longest entry here is one of its long entries, or itself
-                    row = self._longest_row(text, start, len(text), self._low[i - plain], self._high[i - plain])
-                    if row >= 0:
-                        long_end = start + len(self._table.surface(row))
-                        if boundaries is None or (start in boundaries and long_end in boundaries):
-                            spans.append((start, long_end, self._table.type_index(row)))
-                            position = long_end
-                            continue
-                    elif key_type[i] != _NONE and (
-                            boundaries is None or (start in boundaries and end in boundaries)):
-                        spans.append((start, end, key_type[i]))
+                if i < plain:
+                    if start not in boundaries:
+                        position = search(text, start, end, boundaries, spans)
+                    elif end in boundaries:
+                        append((start, end, key_type[i]))
                         position = end
-                        continue
-                elif boundaries is None or (start in boundaries and end in boundaries):
-                    spans.append((start, end, key_type[i]))
-                    position = end
+                    else:  # the longest entry here is this one, and it splits a word
+                        position = search(text, start, end, boundaries, spans, end - 1)
                     continue
-            position = self._search(text, max(start, position), end, boundaries, spans)
+                found = self._trigger(text, start, end, i)
+                if found is None:  # only an entry shorter than the trigger can start here
+                    position = search(text, start, end, boundaries, spans, end - 1)
+                elif start not in boundaries:
+                    position = search(text, start, end, boundaries, spans)
+                elif found[1] in boundaries:
+                    append(found)
+                    position = found[1]
+                else:
+                    position = search(text, start, end, boundaries, spans, found[1] - 1)
+            elif end > position:
+                position = search(text, position, end, boundaries, spans)
         return spans
 
+    def _resolve(self, text: str, matches: list[tuple[int, int, int]]) -> list[Span]:
+        """`find` without boundaries for a text where a trigger matched."""
+        plain, key_type = self._plain, self._key_type
+        spans: list[Span] = []
+        append = spans.append
+        position = 0
+        for i, start, end in matches:
+            if start >= position:
+                if i < plain:
+                    append((start, end, key_type[i]))
+                    position = end
+                    continue
+                found = self._trigger(text, start, end, i)
+                if found is None:
+                    position = self._search(text, start, end, None, spans, end - 1)
+                else:
+                    append(found)
+                    position = found[1]
+            elif end > position:
+                position = self._search(text, position, end, None, spans)
+        return spans
+
+    def _trigger(self, text: str, start: int, end: int, i: int) -> Span | None:
+        """The longest entry at `start`, where trigger key `i` matched text[start:end]: one of its long
+        entries, or the trigger itself if it is an entry; None if neither (a shorter entry may be)."""
+        table, k = self._table, i - self._plain
+        low, high = self._low[k], self._high[k]
+        if high - low == 1:  # most triggers have one long entry
+            surface = table.surface(low)
+            if text.startswith(surface, start):
+                return start, start + len(surface), table.type_index(low)
+        else:
+            row = self._longest_row(text, start, len(text), low, high)
+            if row >= 0:
+                return start, start + len(table.surface(row)), table.type_index(row)
+        entity_type = self._key_type[i]
+        return None if entity_type == _NONE else (start, end, entity_type)
+
     def _search(self, text: str, low: int, high: int, boundaries: Collection[int] | None,
-                spans: list[Span]) -> int:
+                spans: list[Span], first_limit: int | None = None) -> int:
         """Takes the longest boundary-to-boundary entry at each boundary in [low, high), left to right,
-        skipping what a taken span covers; returns the end of the last span taken, or `low`."""
+        skipping what a taken span covers; returns the end of the last span taken, or `low`.
+        `first_limit`: what the caller knows of `low`: no acceptable entry there ends after it."""
         position = low
+        longest, max_chars, length = self._longest, self._max_chars, len(text)
         for start in range(low, high):
             if start < position or (boundaries is not None and start not in boundaries):
                 continue
-            limit = min(len(text), start + self._max_chars)
+            if first_limit is not None and start == low:
+                limit = first_limit
+                if boundaries is not None:
+                    while limit > start and limit not in boundaries:
+                        limit -= 1
+            else:
+                limit = start + max_chars if start + max_chars < length else length
             while limit > start:
-                found = self._longest(text, start, limit)
+                found = longest(text, start, limit)
                 if found is None:
                     break  # no entry starts here
                 end, entity_type = found
