@@ -66,6 +66,9 @@ class SurfaceTable(Mapping[str, int]):
     def max_chars(self) -> int:
         return max(map(sub, islice(self._starts, 1, None), self._starts), default=1) - 1
 
+    def min_chars(self) -> int:
+        return min(map(sub, islice(self._starts, 1, None), self._starts), default=1) - 1
+
     def _find(self, surface: str) -> int:
         i = bisect_left(range(len(self._types)), surface, key=self.surface)
         if i < len(self._types) and self.surface(i) == surface:

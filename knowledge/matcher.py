@@ -44,6 +44,7 @@ class EntityMatcher:
         self.types = lexicon.types
         self._table = table = SurfaceTable.of(lexicon.entries)
         self._max_chars = table.max_chars()
+        self._min_chars = table.min_chars()  # a window shorter than this holds no entry
         # Keys [0, _plain) are short entries that trigger nothing; keys from _plain on are triggers.
         self._plain = 0
         self._key_type = array("H")  # per key: its type, or _NONE for a trigger that is no entry
@@ -103,12 +104,15 @@ class EntityMatcher:
         for i, start, end in matches:
             if start >= position:
                 if i < plain:
+                    # Only a boundary inside the match can start or end another entry: a two-character
+                    # match, the most common, has one place to look.
                     if start not in boundaries:
-                        position = search(text, start, end, boundaries, spans)
+                        if end - start > 2 or start + 1 in boundaries:
+                            position = search(text, start + 1, end, boundaries, spans)
                     elif end in boundaries:
                         append((start, end, key_type[i]))
                         position = end
-                    else:  # the longest entry here is this one, and it splits a word
+                    elif end - start > 2 or start + 1 in boundaries:  # the longest entry here splits a word
                         position = search(text, start, end, boundaries, spans, end - 1)
                     continue
                 found = self._trigger(text, start, end, i)
@@ -169,7 +173,7 @@ class EntityMatcher:
         skipping what a taken span covers; returns the end of the last span taken, or `low`.
         `first_limit`: what the caller knows of `low`: no acceptable entry there ends after it."""
         position = low
-        longest, max_chars, length = self._longest, self._max_chars, len(text)
+        longest, max_chars, length, shortest = self._longest, self._max_chars, len(text), self._min_chars
         for start in range(low, high):
             if start < position or (boundaries is not None and start not in boundaries):
                 continue
@@ -180,7 +184,7 @@ class EntityMatcher:
                         limit -= 1
             else:
                 limit = start + max_chars if start + max_chars < length else length
-            while limit > start:
+            while limit - start >= shortest:
                 found = longest(text, start, limit)
                 if found is None:
                     break  # no entry starts here
