@@ -16,12 +16,15 @@ Speed comes from never enumerating overlapping matches in Python: the automaton 
 leftmost-longest matches of the whole text in one call. Every entry starts where a key starts (the
 entry itself or its trigger), and every key occurrence starts inside the extent of some
 leftmost-longest match (nothing starts in the gaps between them, or the scan would have found it
-there). A match that is a plain short entry, and passes the boundary check, is the answer at its
-start: a long entry there would have made its longer trigger match instead. Anything else (a
-trigger, an overlap, a failed boundary) sends us to a local search over the boundaries inside that
-match: at each, the longest entry that starts there comes from the automaton on a window of
-`HEAD_CHARS` characters and, for a trigger, from the table; while that entry ends inside a word,
-the window shrinks to the last boundary before its end.
+there). A match that is a plain short entry is the longest entry at its start: a long entry there
+would have made its longer trigger match instead. So is a trigger's longest long entry, found in
+the table, or else the trigger itself if it is an entry. Such an answer that passes the boundary
+check is taken as it is; anything else (a failed boundary, a trigger with no entry of its own, an
+overlap with a span taken) sends us to a local search over the boundaries inside that match: at
+each, the longest entry that starts there comes from the automaton on a window of `HEAD_CHARS`
+characters and, for a trigger, from the table; while that entry ends inside a word, the window
+shrinks to the last boundary before its end. What the scan already told us about the match's start
+bounds the first window, and a two-character match with no boundary inside has nothing to search.
 """
 from __future__ import annotations
 

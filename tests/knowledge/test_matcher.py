@@ -124,3 +124,9 @@ def test_the_longest_long_entry_is_found_past_a_greater_entry_that_is_no_prefix(
     # rows of the trigger 上海交通: 上海交通大 < 上海交通大学城 < text 上海交通大学生
     matcher = EntityMatcher(lexicon_of(("上海交通大", "a"), ("上海交通大学城", "b")))
     assert matcher.find("上海交通大学生") == [(0, 5, 0)]
+
+
+def test_a_two_character_match_that_splits_a_word_lets_an_entry_start_at_its_second_character():
+    matcher = EntityMatcher(lexicon_of(("中国", "a"), ("国人民", "b")))
+    assert matcher.find("中国人民", {0, 1, 4}) == [(1, 4, 1)]  # segmented 中 | 国人民
+    assert matcher.find("中国人民", {0, 3, 4}) == []  # 中国 and 国人民 both split a word
