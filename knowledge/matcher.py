@@ -164,7 +164,7 @@ class EntityMatcher:
             if text.startswith(surface, start):
                 return start, start + len(surface), table.type_index(low)
         else:
-            row = self._longest_row(text, start, len(text), low, high)
+            row = self._longest_row(text, start, min(len(text), start + self._max_chars), low, high)
             if row >= 0:
                 return start, start + len(table.surface(row)), table.type_index(row)
         entity_type = self._key_type[i]
@@ -224,8 +224,11 @@ class EntityMatcher:
         The longest such prefix is the greatest row <= the window if that one is a prefix; if it is
         not, any prefix of the window sorts below it, so it is no longer than their common prefix."""
         surface = self._table.surface
-        if high - low == 1:  # most triggers have one long entry
-            return low if text.startswith(surface(low), start, limit) else -1
+        if high - low <= 8:  # most triggers have a few long entries: checking each is cheaper
+            for row in range(high - 1, low - 1, -1):  # a prefix sorts before its extensions
+                if text.startswith(surface(row), start, limit):
+                    return row
+            return -1
         window = text[start:limit]
         while len(window) > HEAD_CHARS:
             row = bisect_right(range(low, high), window, key=surface) + low - 1
