@@ -141,14 +141,17 @@ def shared_band_keys(parts: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes
     columns = list(parts)
     if not columns:
         return None
-    bands = np.concatenate([np.frombuffer(band, dtype=np.uint32) for band, _ in columns])
-    keys = np.concatenate([np.frombuffer(key, dtype=np.uint64) for _, key in columns])
+    bands, keys = _repeated(np.concatenate([np.frombuffer(band, dtype=np.uint32) for band, _ in columns]),
+                            np.concatenate([np.frombuffer(key, dtype=np.uint64) for _, key in columns]))
+    return (bands.tobytes(), keys.tobytes()) if keys.size else None
+
+
+def _repeated(bands: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (band, key) pairs that two or more entries hold (a pair held n times comes back n - 1 times)."""
     order = np.lexsort((bands, keys))
     bands, keys = bands[order], keys[order]
     repeats = np.flatnonzero((keys[1:] == keys[:-1]) & (bands[1:] == bands[:-1]))
-    if not repeats.size:
-        return None
-    return bands[repeats].tobytes(), keys[repeats].tobytes()
+    return bands[repeats], keys[repeats]
 
 
 class SharedKeys:
@@ -197,15 +200,11 @@ def candidate_groups(parts: Iterable[BandPart]) -> list[list[tuple[Hashable, np.
                for band, keys, _, _ in parts]
     if not columns:
         return []
-    bands = np.concatenate([band for band, _ in columns])
-    keys = np.concatenate([key for _, key in columns])
-    order = np.lexsort((bands, keys))
-    bands, keys = bands[order], keys[order]
-    repeats = np.flatnonzero((keys[1:] == keys[:-1]) & (bands[1:] == bands[:-1]))
-    if not repeats.size:
+    bands, keys = _repeated(np.concatenate([band for band, _ in columns]), np.concatenate([key for _, key in columns]))
+    if not keys.size:
         return []
-    shared = set(zip(keys[repeats].tolist(), bands[repeats].tolist()))
-    shared_keys = np.unique(keys[repeats])
+    shared = set(zip(keys.tolist(), bands.tolist()))
+    shared_keys = np.unique(keys)
     groups: dict[tuple[int, int], list[tuple[Hashable, np.ndarray]]] = {}
     for band, keys_bytes, nodes, signature_bytes in parts:
         part_keys = np.frombuffer(keys_bytes, dtype=np.uint64)

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.annotate import AnnotatedBatch, BatchAnnotator
+from pipeline.arrays import ragged_range
 from pipeline.config import SopConfig
 from pipeline.seeding import document_generators
 from pipeline.sop import RowPlan, plan_rows
@@ -88,12 +89,6 @@ def build_rows(
     return BatchRows(assemble_rows(annotated, rows, cuts, doc_ids, special), row_doc, row_in_doc, sentences)
 
 
-def _ragged_range(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """concatenate([arange(s, s + n) for s, n in zip(starts, lengths)]) without the Python loop."""
-    out_starts = np.cumsum(lengths) - lengths
-    return np.repeat(starts - out_starts, lengths) + np.arange(int(lengths.sum()))
-
-
 def _list_column(lengths: np.ndarray, values: np.ndarray) -> pa.Array:
     offsets = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
@@ -129,7 +124,7 @@ def assemble_rows(
     zeros, ones = np.zeros_like(a_start), np.ones_like(a_start)
     sources = np.stack([zeros, a_start + 2, ones, b_start + 2, ones], axis=1).ravel()
     lengths = np.stack([ones, len_a - 2, ones, np.maximum(len_b - 1, 0), has_b.astype(np.int64)], axis=1).ravel()
-    positions = _ragged_range(sources, lengths)
+    positions = ragged_range(sources, lengths)
     input_ids = pool_ids[positions]
     row_word_start = pool_word_start[positions]
     row_offsets = np.cumsum(row_lengths) - row_lengths
@@ -143,7 +138,7 @@ def assemble_rows(
     after = np.searchsorted(entities[:, 1], segment_end, side="right")
     counts = np.maximum(after - first, 0)
     shift = np.stack([1 - a_start, len_a - b_start], axis=1).ravel()
-    chosen = _ragged_range(first, counts)
+    chosen = ragged_range(first, counts)
     shifts = np.repeat(shift, counts)
     row_entities = counts.reshape(-1, 2).sum(axis=1)
 

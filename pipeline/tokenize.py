@@ -14,6 +14,7 @@ from itertools import repeat
 
 import numpy as np
 
+from pipeline.arrays import ragged_range
 from pipeline.vocab import Vocab
 
 DROP, SPACE, SINGLE, WORD, COMPLEX = 0, 1, 2, 3, 4
@@ -168,7 +169,7 @@ class BertChineseTokenizer:
         kept_text = text if len(kept) == len(codes) else codes[kept].tobytes().decode("utf-32-le", "surrogatepass")
         runs = [kept_text[start:end] for start, end in zip(run_starts.tolist(), run_ends.tolist())]
         entry_first, piece_counts = self._run_pieces(runs)
-        table_index = _ragged_range(entry_first, piece_counts)
+        table_index = ragged_range(entry_first, piece_counts)
         pieces_ids = self._piece_ids[table_index]
         # Each piece's kept index: its run's start plus its offset inside the run.
         pieces_kept = np.repeat(run_starts, piece_counts) + self._piece_offsets[table_index]
@@ -184,15 +185,7 @@ class BertChineseTokenizer:
         single_slots = slots[kept_classes == SINGLE]
         all_ids[single_slots] = self._single_id[codes[single]]
         all_starts[single_slots] = single
-        run_first_slot = np.repeat(slots[run_starts] - (np.cumsum(piece_counts) - piece_counts), piece_counts)
-        piece_slots = run_first_slot + np.arange(len(pieces_ids))
+        piece_slots = ragged_range(slots[run_starts], piece_counts)
         all_ids[piece_slots] = pieces_ids
         all_starts[piece_slots] = kept[pieces_kept]
         return all_ids, all_starts
-
-
-
-def _ragged_range(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """concatenate([arange(s, s + n) for s, n in zip(starts, lengths)]) without the Python loop."""
-    out_starts = np.cumsum(lengths) - lengths
-    return np.repeat(starts - out_starts, lengths) + np.arange(int(lengths.sum()))

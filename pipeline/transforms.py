@@ -95,6 +95,25 @@ def _reject(rejection: Rejection) -> beam.pvalue.TaggedOutput:
     return beam.pvalue.TaggedOutput(REJECTED, rejection)
 
 
+def _batched(records, size: int):
+    """Documents in lists of `size`, each Rejection to the ledger as it comes; returns how many records
+    it took. Streams: nothing is held beyond one batch."""
+    count = 0
+    batch = []
+    for record in records:
+        count += 1
+        if isinstance(record, Rejection):
+            yield _reject(record)
+            continue
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+    return count
+
+
 class ReadFiles(beam.DoFn):
     """A path in, its documents out in batches (lists) of `batch_size`: from here to the shards,
     an element is a batch, never a document."""
@@ -107,19 +126,7 @@ class ReadFiles(beam.DoFn):
     def process(self, path: str):
         data, broken = beam_io.read_all(path)
         fmt = InputFormat.detect(path) if self._format == "auto" else InputFormat(self._format)
-        records = 0
-        batch: list[Document] = []
-        for record in parse_file(data, path, fmt, self._text_field):
-            records += 1
-            if isinstance(record, Rejection):
-                yield _reject(record)
-                continue
-            batch.append(record)
-            if len(batch) == self._batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        records = yield from _batched(parse_file(data, path, fmt, self._text_field), self._batch_size)
         if broken:
             records += 1  # the record cut off by the break counts as read, and is ledgered
             yield _reject(Rejection(f"{path}#truncated", path, "truncated_stream", broken))
@@ -170,24 +177,22 @@ class KeepFirstOfDuplicates(beam.DoFn):
 
     def process(self, element):
         _, parts = element
+        yield from _batched(self._verdicts(parts), self._batch_size)
+
+    def _verdicts(self, parts):
+        """Each document of the bucket, or its Rejection."""
         kept_of = kept_of_duplicates((digest, (doc.doc_id, doc.source)) for part in parts for digest, doc in part)
         published: set[bytes] = set()
-        batch: list[CleanDocument] = []
         for part in parts:
             for digest, doc in part:
                 kept = kept_of.get(digest)
                 if kept is not None and (kept != (doc.doc_id, doc.source) or digest in published):
                     text = doc.text if self._ledger_text else ""
-                    yield _reject(Rejection(doc.doc_id, doc.source, "duplicate_exact", kept[0], text))
+                    yield Rejection(doc.doc_id, doc.source, "duplicate_exact", kept[0], text)
                     continue
                 if kept is not None:
                     published.add(digest)  # an identical (doc_id, source, text) again is a duplicate
-                batch.append(doc)
-                if len(batch) == self._batch_size:
-                    yield batch
-                    batch = []
-        if batch:
-            yield batch
+                yield doc
 
 
 class _Tools:
