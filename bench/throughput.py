@@ -156,17 +156,31 @@ def _documents(files: list[str], config, clock: _Clock):
 
 
 def _write_rows(batches, clock: _Clock) -> int:
+    """Parquet as `WriteShard` writes it (its options, row groups of its size), streamed: a row group
+    is written once enough batches have come, so memory holds one row group, not the corpus."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from schemas.shard import SHARD_SCHEMA
+    from schemas.shard import PARQUET_WRITE_OPTIONS, SHARD_SCHEMA
 
-    rows = 0
+    options = dict(PARQUET_WRITE_OPTIONS)
+    group = options.pop("row_group_size")
+    rows, pending, pending_rows = 0, [], 0
     sink = io.BytesIO()
-    with pq.ParquetWriter(sink, SHARD_SCHEMA, compression="zstd") as writer:
+    with pq.ParquetWriter(sink, SHARD_SCHEMA, **options) as writer:
         for batch in batches:
-            with clock.stage("write"):
-                writer.write_batch(batch)
+            pending.append(batch)
+            pending_rows += batch.num_rows
             rows += batch.num_rows
+            if pending_rows >= group:
+                with clock.stage("write"):
+                    table = pa.Table.from_batches(pending)
+                    writer.write_table(table.slice(0, pending_rows - pending_rows % group), row_group_size=group)
+                    pending = table.slice(pending_rows - pending_rows % group).to_batches()
+                    pending_rows %= group
+        with clock.stage("write"):
+            if pending_rows:
+                writer.write_table(pa.Table.from_batches(pending, SHARD_SCHEMA), row_group_size=group)
     return rows
 
 

@@ -41,7 +41,7 @@ from pipeline.vocab import parse_vocab
 from schemas.manifest import (
     MANIFEST_NAME, SHARDS_DIR, DocumentAccounting, Manifest, ShardInfo, VocabInfo,
 )
-from schemas.shard import SHARD_SCHEMA, shard_file_name
+from schemas.shard import PARQUET_WRITE_OPTIONS, SHARD_SCHEMA, shard_file_name
 
 REJECTED = "rejected"
 STATS = "stats"
@@ -268,7 +268,7 @@ class WriteShard(beam.DoFn):
         else:
             table, documents = SHARD_SCHEMA.empty_table(), 0
         buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd", row_group_size=4096)
+        pq.write_table(table, buffer, **PARQUET_WRITE_OPTIONS)
         name = f"{SHARDS_DIR}/{shard_file_name(index, self._plan.num_shards)}"
         sha = beam_io.write_atomically(_join(self._plan.output_dir, f"{STAGING_DIR}/{name}"), buffer.getvalue())
         tokens = int(pc.sum(pc.list_value_length(table.column("input_ids"))).as_py() or 0)
