@@ -1,120 +1,166 @@
 """BERT Chinese WordPiece, vectorised, with the ids of `transformers.BertTokenizer` and char offsets.
 
 For Chinese text nearly every token is one character that stands alone (an ideograph or a punctuation
-mark), so tokenization is a table lookup over code points done by numpy. Only runs of "word"
-characters (Latin letters, digits, other symbols) take the WordPiece path, cached per distinct run.
-The character classes follow the normaliser of the `tokenizers` library that `BertTokenizer` uses:
-control, format and private-use characters vanish (unassigned ones do not); CJK ideographs and punctuation stand
-alone; whitespace separates.
+mark), so tokenization is one gather from a per-code-point table done by numpy: a character's entry is
+its token id, or a negative class. Only runs of "word" characters (Latin letters, digits, other
+symbols) take the WordPiece path. The character classes follow the normaliser of the `tokenizers`
+library that `BertTokenizer` uses: control, format and private-use characters vanish (unassigned ones
+do not); CJK ideographs and punctuation stand alone; whitespace separates.
+
+Word runs repeat heavily (numbers, English words), so each distinct run's pieces are kept in a bounded
+cache: a run already seen costs one C-level dictionary lookup. The runs never seen before are split
+all at once by a leftmost-longest Aho-Corasick automaton over the vocabulary, which is WordPiece's
+greedy longest-match-first: each run goes in behind a marker character, the word-initial pieces are
+keys that start with the marker and the `##` pieces are keys without it, so a run's first piece can
+only match at its start and the others only inside it. A run whose matches do not tile it is a miss
+for WordPiece, which gives [UNK] for the whole word.
 """
 from __future__ import annotations
 
 import unicodedata
-from itertools import repeat
+from itertools import chain, repeat
 
+import ahocorasick_rs
 import numpy as np
 
 from pipeline.arrays import ragged_range
 from pipeline.vocab import Vocab
 
-DROP, SPACE, SINGLE, WORD, COMPLEX = 0, 1, 2, 3, 4
+# A code point's kind: its token id where it stands alone (>= 0), else one of these classes.
+DROP, SPACE, WORD, COMPLEX = -1, -2, -3, -4
+_SINGLE = -5  # stands alone; replaced by its id (or COMPLEX) once the table is built
 _MAX_WORD_CHARS = 100  # BERT's max_input_chars_per_word
 _CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
                (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
 _ASCII_PUNCT = {c for c in range(33, 127) if not chr(c).isalnum()}
 _MAX_CACHED_RUNS = 500_000  # distinct word runs kept tokenized; the cache starts over past it
+# Put before each run handed to the automaton. NUL is a DROP character, so no run holds it, nor can a
+# vocabulary entry that holds it ever match: such entries are left out of the automaton.
+_MARKER = "\x00"
 
 
 def _is_cjk(code: int) -> bool:
     return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
 
 
-def _char_class(code: int) -> int:
+def _char_class(code: int, category: str) -> int:
     char = chr(code)
     if char in "\t\n\r ":
         return SPACE
-    category = unicodedata.category(char)
     if code == 0 or code == 0xFFFD or category in ("Cc", "Cf", "Cs", "Co"):
         return DROP
     if char.isspace():
         return SPACE
     if _is_cjk(code) or code in _ASCII_PUNCT or category.startswith("P"):
-        return SINGLE
+        return _SINGLE
     return WORD
 
 
-def _normalize_word(word: str, lowercase: bool) -> str:
-    if not lowercase:
-        return word
-    if word.isascii():
-        return word.lower()  # NFD leaves ASCII alone, and it has no combining marks
-    decomposed = unicodedata.normalize("NFD", word.lower())
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-
-
 class BertChineseTokenizer:
-    """Loaded once per worker: building the code point tables takes about a second."""
+    """Loaded once per worker: building the code point tables takes about half a second."""
 
     def __init__(self, vocab: Vocab, lowercase: bool = True) -> None:
         self.vocab = vocab
         self.lowercase = lowercase
-        self._ids = vocab.token_to_id
-        self.unk_id = self._ids["[UNK]"]
+        ids = vocab.token_to_id
+        self.unk_id = ids["[UNK]"]
         # Per id: a `##` piece, which continues a word (an entity span may not start or end at one).
         tokens = vocab.tokens
         self.continuation = np.fromiter((t.startswith("##") for t in tokens), dtype=bool, count=len(tokens))
-        # No piece longer than the longest vocab entry can match: a long digit run is not quadratic.
-        self._max_piece_chars = max(len(token.removeprefix("##")) for token in self._ids)
-        self._class, self._single_id = self._build_tables()
+        keys, key_ids = [], []
+        for token, token_id in ids.items():
+            if token and _MARKER not in token:
+                keys.append(_MARKER + token)
+                key_ids.append(token_id)
+                if token.startswith("##") and len(token) > 2:
+                    keys.append(token[2:])
+                    key_ids.append(token_id)
+        self._key_ids = np.asarray(key_ids, dtype=np.int32)
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            keys, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False)
         self._reset_run_cache()
+        self._kind = self._build_tables()
 
-    def _build_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        classes = np.full(0x110000, WORD, dtype=np.uint8)  # unassigned code points are word characters
-        classes[0xF0000:0x110000] = DROP  # supplementary private use
-        single_ids = np.full(0x110000, self.unk_id, dtype=np.int32)
+    def _build_tables(self) -> np.ndarray:
+        kinds = np.full(0x110000, WORD, dtype=np.int32)  # unassigned code points are word characters
+        kinds[0xF0000:0x110000] = DROP  # supplementary private use
+        nonspacing = np.zeros(0x110000, dtype=bool)  # category Mn: accents that lowercasing strips
         for lo, hi in [(0, 0x323B0), (0xE0000, 0xE0080), (0xE0100, 0xE01F0)]:
             for code in range(lo, hi):
-                classes[code] = _char_class(code)
-        for code in np.flatnonzero(classes == SINGLE):
-            pieces = self._wordpiece(_normalize_word(chr(code), self.lowercase))
-            if len(pieces) == 1 and pieces[0][1] == 0:
-                single_ids[code] = pieces[0][0]
-            else:
-                classes[code] = COMPLEX  # e.g. a mark that NFD splits: tokenized like a word
-        return classes, single_ids
+                category = unicodedata.category(chr(code))
+                kinds[code] = _char_class(code, category)
+                nonspacing[code] = category == "Mn"
+        self._nonspacing = nonspacing
+        singles = np.flatnonzero(kinds == _SINGLE)
+        counts, piece_ids, _ = self._word_pieces(list(map(chr, singles.tolist())))
+        one_piece = counts == 1  # else, e.g. a mark that NFD splits: tokenized like a word
+        kinds[singles[one_piece]] = piece_ids[(np.cumsum(counts) - counts)[one_piece]]
+        kinds[singles[~one_piece]] = COMPLEX
+        return kinds
 
-    def _wordpiece(self, word: str) -> list[tuple[int, int]]:
-        """(id, offset in word) pieces, greedy longest-match-first; [UNK] for the whole word on a miss."""
-        if not word:
-            return []
-        if len(word) > _MAX_WORD_CHARS:
-            return [(self.unk_id, 0)]
-        pieces = []
-        start = 0
-        while start < len(word):
-            end = min(len(word), start + self._max_piece_chars)
-            while end > start:
-                piece = word[start:end] if start == 0 else f"##{word[start:end]}"
-                token_id = self._ids.get(piece)
-                if token_id is not None:
-                    pieces.append((token_id, start))
-                    break
-                end -= 1
-            else:
-                return [(self.unk_id, 0)]
-            start = end
-        return pieces
+    def _normalized(self, text: str) -> str:
+        """BERT's lowercasing and accent stripping. Done to all runs joined by markers at once, it gives
+        each run's own result: the marker is neither cased nor case-ignorable (so final sigma reads
+        each run alone) and it is a starter (so NFD reorders no marks across it)."""
+        if not self.lowercase:
+            return text
+        text = text.lower()
+        if text.isascii():
+            return text  # NFD leaves ASCII alone, and it has no combining marks
+        codes = np.frombuffer(unicodedata.normalize("NFD", text).encode("utf-32-le"), dtype=np.uint32)
+        return codes[~self._nonspacing[codes]].tobytes().decode("utf-32-le")
+
+    def _word_pieces(self, runs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per run its piece count, and the pieces' ids and offsets in the run, runs laid end to end."""
+        text = self._normalized(_MARKER + _MARKER.join(runs))
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        marks = np.flatnonzero(codes == ord(_MARKER))
+        lengths = np.diff(np.append(marks, len(codes))) - 1  # of the normalized runs
+        found = self._automaton.find_matches_as_indexes(text)
+        matches = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
+        key, start, end = matches.T
+        run = np.searchsorted(marks, start, side="right") - 1
+        first = np.ones(len(run), dtype=bool)
+        first[1:] = run[1:] != run[:-1]
+        last = np.ones(len(run), dtype=bool)
+        last[:-1] = first[1:]
+        # A run tiled by its matches: the first starts at its marker, each next one where the previous
+        # one ended, the last at the run's end. Anything else is WordPiece's [UNK] for the whole run.
+        expected_start = np.where(first, marks[run], np.roll(end, 1))
+        unknown = lengths > _MAX_WORD_CHARS
+        unknown[run[start != expected_start]] = True
+        unknown[run[last][end[last] != marks[run[last]] + 1 + lengths[run[last]]]] = True
+        matched = np.bincount(run, minlength=len(runs))
+        unknown |= (matched == 0) & (lengths > 0)  # an empty run (all accents) has no pieces
+        counts = np.where(unknown, 1, matched)
+
+        total = int(counts.sum())
+        ids = np.full(total, self.unk_id, dtype=np.int32)
+        offsets = np.zeros(total, dtype=np.int64)
+        is_unknown = np.zeros(total, dtype=bool)
+        is_unknown[(np.cumsum(counts) - counts)[unknown]] = True
+        kept = ~unknown[run]
+        ids[~is_unknown] = self._key_ids[key[kept]]
+        offsets[~is_unknown] = np.maximum(start[kept] - marks[run[kept]] - 1, 0)
+        # Offsets inside a re-spelled run (NFD, a longer lowercase) are only approximate: kept inside it.
+        run_lengths = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
+        return counts, ids, np.minimum(offsets, np.repeat(run_lengths - 1, counts))
 
     def _run_pieces(self, runs: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each run's first piece in the piece table and its piece count: one C-level dictionary lookup
-        per run; only runs never seen before take the WordPiece path."""
+        per run; only runs never seen before go to the automaton."""
         entries = np.fromiter(map(self._entry_of.get, runs, repeat(-1)), dtype=np.int64, count=len(runs))
-        if (entries < 0).any():
-            missing = list(dict.fromkeys(runs[i] for i in np.flatnonzero(entries < 0).tolist()))
-            if len(self._entry_of) + len(missing) > _MAX_CACHED_RUNS:
-                self._reset_run_cache()
-            self._add_runs(missing)
-            entries = np.fromiter(map(self._entry_of.__getitem__, runs), dtype=np.int64, count=len(runs))
+        unseen = np.flatnonzero(entries < 0)
+        if len(unseen):
+            missing = [runs[i] for i in unseen.tolist()]
+            distinct = list(dict.fromkeys(missing))
+            if len(self._entry_of) + len(distinct) > _MAX_CACHED_RUNS:
+                self._reset_run_cache()  # the runs this text found in the cache are gone too
+                unseen, missing = np.arange(len(runs)), runs
+                distinct = list(dict.fromkeys(runs))
+            self._add_runs(distinct)
+            entries[unseen] = np.fromiter(map(self._entry_of.__getitem__, missing), dtype=np.int64, count=len(missing))
         return self._entry_first[entries], self._entry_count[entries]
 
     def _reset_run_cache(self) -> None:
@@ -125,21 +171,12 @@ class BertChineseTokenizer:
         self._piece_offsets = np.zeros(0, dtype=np.int64)
 
     def _add_runs(self, runs: list[str]) -> None:
-        ids, offsets, counts = [], [], []
-        for run in runs:
-            normalized = _normalize_word(run, self.lowercase)
-            pieces = self._wordpiece(normalized)
-            if len(normalized) != len(run):  # offsets inside a re-spelled run are only approximate
-                pieces = [(token_id, min(offset, len(run) - 1)) for token_id, offset in pieces]
-            ids += [piece[0] for piece in pieces]
-            offsets += [piece[1] for piece in pieces]
-            counts.append(len(pieces))
-            self._entry_of[run] = len(self._entry_of)
-        count = np.asarray(counts, dtype=np.int64)
-        self._entry_first = np.concatenate((self._entry_first, np.cumsum(count) - count + len(self._piece_ids)))
-        self._entry_count = np.concatenate((self._entry_count, count))
-        self._piece_ids = np.concatenate((self._piece_ids, np.asarray(ids, dtype=np.int32)))
-        self._piece_offsets = np.concatenate((self._piece_offsets, np.asarray(offsets, dtype=np.int64)))
+        counts, ids, offsets = self._word_pieces(runs)
+        self._entry_of.update(zip(runs, range(len(self._entry_of), len(self._entry_of) + len(runs))))
+        self._entry_first = np.concatenate((self._entry_first, np.cumsum(counts) - counts + len(self._piece_ids)))
+        self._entry_count = np.concatenate((self._entry_count, counts))
+        self._piece_ids = np.concatenate((self._piece_ids, ids))
+        self._piece_offsets = np.concatenate((self._piece_offsets, offsets))
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Token ids and, for each token, the offset in `text` of its first character.
@@ -147,45 +184,43 @@ class BertChineseTokenizer:
         Meant for long texts (a batch of documents joined by newlines): the cost is a fixed number of
         numpy calls plus one dictionary lookup per run of word characters."""
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        classes = self._class[codes]
-        kept = np.flatnonzero(classes != DROP)  # dropped characters join their neighbours, as in BERT
-        kept_classes = classes[kept]
-        is_word = kept_classes == WORD
-        wordlike = is_word | (kept_classes == COMPLEX)
-        single = kept[kept_classes == SINGLE]
-        if not wordlike.any():
-            return self._single_id[codes[single]], single.astype(np.int64)
+        kinds = np.take(self._kind, codes)  # a fresh array: the pieces' ids are written into it
+        kept = None
+        if (kinds == DROP).any():  # dropped characters join their neighbours, as in BERT
+            kept = np.flatnonzero(kinds != DROP)
+            codes, kinds = codes[kept], kinds[kept]
+        word_chars = np.flatnonzero(kinds <= WORD)
+        if len(word_chars):
+            piece_starts, piece_ids = self._pieces(codes, kinds, word_chars)
+            if (piece_starts[1:] <= piece_starts[:-1]).any():
+                ids, starts = _merged(kinds, piece_starts, piece_ids)
+                return ids, (starts if kept is None else kept[starts])
+            # Each piece's id goes on its first character: then every token is a character with an id.
+            kinds[piece_starts] = piece_ids
+        is_token = kinds >= 0
+        starts = np.flatnonzero(is_token)
+        return kinds[is_token], (starts if kept is None else kept[starts])
 
-        # Runs of WORD characters; a COMPLEX character is always a run of its own.
-        previous_word = np.concatenate(([False], is_word[:-1]))
-        next_word = np.concatenate((is_word[1:], [False]))
-        run_starts = np.flatnonzero(wordlike & ~(is_word & previous_word))
-        word_run_ends = np.flatnonzero(is_word & ~next_word) + 1
-        run_ends = run_starts + 1
-        word_runs = is_word[run_starts]
-        run_ends[word_runs] = word_run_ends[np.searchsorted(word_run_ends, run_starts[word_runs], side="right")]
-
-        # A run is a slice of the text with the dropped characters taken out.
-        kept_text = text if len(kept) == len(codes) else codes[kept].tobytes().decode("utf-32-le", "surrogatepass")
-        runs = [kept_text[start:end] for start, end in zip(run_starts.tolist(), run_ends.tolist())]
-        entry_first, piece_counts = self._run_pieces(runs)
+    def _pieces(self, codes, kinds, word_chars) -> tuple[np.ndarray, np.ndarray]:
+        """First characters (in `codes`) and ids of the word runs' pieces, in text order. Runs are
+        maximal stretches of WORD characters; a COMPLEX character is always a run of its own."""
+        is_complex = kinds[word_chars] == COMPLEX
+        run_begins = np.ones(len(word_chars), dtype=bool)
+        run_begins[1:] = (np.diff(word_chars) != 1) | is_complex[1:] | is_complex[:-1]
+        # All runs in one string, each behind a marker (NUL, code 0): one split gives the cache's keys.
+        marked = np.zeros(len(word_chars) + int(run_begins.sum()), dtype=np.uint32)
+        marked[np.arange(len(word_chars)) + np.cumsum(run_begins)] = codes[word_chars]
+        entry_first, piece_counts = self._run_pieces(marked.tobytes().decode("utf-32-le").split(_MARKER)[1:])
         table_index = ragged_range(entry_first, piece_counts)
-        pieces_ids = self._piece_ids[table_index]
-        # Each piece's kept index: its run's start plus its offset inside the run.
-        pieces_kept = np.repeat(run_starts, piece_counts) + self._piece_offsets[table_index]
+        run_starts = word_chars[run_begins]
+        piece_starts = np.repeat(run_starts, piece_counts) + self._piece_offsets[table_index]
+        return piece_starts, self._piece_ids[table_index]
 
-        # Merge singles and pieces in text order: each kept character contributes its token count.
-        counts = np.zeros(len(kept), dtype=np.int64)
-        counts[kept_classes == SINGLE] = 1
-        counts[run_starts] = piece_counts
-        slots = np.cumsum(counts) - counts
-        total = int(counts.sum())
-        all_ids = np.empty(total, dtype=np.int32)
-        all_starts = np.empty(total, dtype=np.int64)
-        single_slots = slots[kept_classes == SINGLE]
-        all_ids[single_slots] = self._single_id[codes[single]]
-        all_starts[single_slots] = single
-        piece_slots = ragged_range(slots[run_starts], piece_counts)
-        all_ids[piece_slots] = pieces_ids
-        all_starts[piece_slots] = kept[pieces_kept]
-        return all_ids, all_starts
+
+def _merged(kinds: np.ndarray, piece_starts: np.ndarray, piece_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The single tokens with the pieces put in among them, for a text where two pieces share a first
+    character (a run that normalizing lengthens, e.g. ŉ to ʼn, has offsets clamped inside it)."""
+    single = kinds >= 0
+    single_starts = np.flatnonzero(single)
+    at = np.searchsorted(single_starts, piece_starts)
+    return np.insert(kinds[single], at, piece_ids), np.insert(single_starts, at, piece_starts)
