@@ -101,11 +101,13 @@ class BertChineseTokenizer:
 
     def _normalized(self, text: str) -> str:
         """BERT's lowercasing and accent stripping. Done to all runs joined by markers at once, it gives
-        each run's own result: the marker is neither cased nor case-ignorable (so final sigma reads
-        each run alone) and it is a starter (so NFD reorders no marks across it)."""
+        each run's own result: lowercasing maps each character alone and the marker is a starter (so
+        NFD reorders no marks across it)."""
         if not self.lowercase:
             return text
-        text = text.lower()
+        # `tokenizers` lowercases character by character: Σ is σ even where Python's final-sigma rule
+        # would make it ς, the only lowercasing of Python's that looks at neighbouring characters.
+        text = text.replace("Σ", "σ").lower()
         if text.isascii():
             return text  # NFD leaves ASCII alone, and it has no combining marks
         codes = np.frombuffer(unicodedata.normalize("NFD", text).encode("utf-32-le"), dtype=np.uint32)

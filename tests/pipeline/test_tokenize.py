@@ -1,6 +1,10 @@
 import json
+from functools import cache
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import build_default_vocab, load_vocab, parse_vocab
@@ -12,6 +16,7 @@ EDGE_CASES = [
     "a\ue000b a\u0378b a\u200bb a\u00adb a\x85b a\u2028b a\U000f0001b a\u0301b 中\u0301",
     "iPhone12发布会在2021年9月举行，售价5999元。",
     "x" * 120 + " 超长单词",
+    "한국어 안녕하세요 x한 中한文 İstanbul",  # NFD lengthens Hangul: its pieces share first characters
     "",
     "   \n\t ",
 ]
@@ -68,3 +73,56 @@ def test_a_run_cache_that_starts_over_keeps_ids_and_offsets(bert_vocab_path, mon
         assert [array.tolist() for array in small.encode(text)] == expected
         assert [array.tolist() for array in small.encode(text[40:])] == [
             array.tolist() for array in BertChineseTokenizer(load_vocab(bert_vocab_path)).encode(text[40:])]
+
+
+def test_a_cache_that_starts_over_mid_text_keeps_the_runs_the_text_had_found(bert_vocab_path, monkeypatch):
+    import pipeline.tokenize
+
+    monkeypatch.setattr(pipeline.tokenize, "_MAX_CACHED_RUNS", 3)
+    tokenizer = BertChineseTokenizer(load_vocab(bert_vocab_path))
+    tokenizer.encode("abc abd xyz")
+    ids, starts = tokenizer.encode("abc uvw")  # abc is cached, uvw is not, and 3 + 1 runs overflow
+    fresh = BertChineseTokenizer(load_vocab(bert_vocab_path)).encode("abc uvw")
+    assert (ids.tolist(), starts.tolist()) == (fresh[0].tolist(), fresh[1].tolist())
+
+
+def test_run_cache_stays_within_its_bound_and_gives_the_ids_of_an_unbounded_one(bert_vocab_path, monkeypatch):
+    import pipeline.tokenize
+
+    texts = [f"第{i}条：run{i} Python{i % 7} 中文 abc{i % 3} {i * 7919}x" for i in range(200)]
+    unbounded = BertChineseTokenizer(load_vocab(bert_vocab_path))
+    expected = [[array.tolist() for array in unbounded.encode(text)] for text in texts]
+    assert len(unbounded._entry_of) > 400
+    monkeypatch.setattr(pipeline.tokenize, "_MAX_CACHED_RUNS", 10)
+    bounded = BertChineseTokenizer(load_vocab(bert_vocab_path))
+    for text, pieces in zip(texts, expected):
+        assert [array.tolist() for array in bounded.encode(text)] == pieces
+        assert len(bounded._entry_of) <= 10
+
+
+@cache
+def _tokenizers() -> tuple[BertChineseTokenizer, object]:
+    from transformers import BertTokenizer
+
+    from tests.conftest import BERT_VOCAB, require_shared
+
+    path = require_shared(BERT_VOCAB)
+    return BertChineseTokenizer(load_vocab(path)), BertTokenizer(str(path))
+
+
+MIXED = "的中国年测。！，.-#'&09aZxyé\u0301\u200b\x00\ue000 \n\t\u3000한İΣß①Ｈﬁ\U00020000"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=MIXED, max_size=30), min_size=1, max_size=4))
+def test_any_text_gets_transformers_ids_and_a_batch_its_texts_tokens(texts):
+    ours, reference = _tokenizers()
+    encoded = [ours.encode(text) for text in texts]
+    for text, (ids, starts) in zip(texts, encoded):
+        assert ids.tolist() == reference.encode(text, add_special_tokens=False)
+        assert (np.diff(starts) >= 0).all() and all(not text[s].isspace() for s in starts.tolist())
+    # What annotate relies on: a batch joined by newlines is tokenized as its texts one by one.
+    ids, starts = ours.encode("\n".join(texts))
+    shifts = np.cumsum([0] + [len(text) + 1 for text in texts[:-1]])
+    assert ids.tolist() == np.concatenate([i for i, _ in encoded]).tolist()
+    assert starts.tolist() == np.concatenate([s + shift for (_, s), shift in zip(encoded, shifts)]).tolist()
