@@ -16,8 +16,8 @@ import pyarrow as pa
 from pipeline.annotate import AnnotatedBatch, BatchAnnotator
 from pipeline.arrays import ragged_range
 from pipeline.config import SopConfig
-from pipeline.seeding import document_generators
-from pipeline.sop import RowPlan, plan_rows
+from pipeline.seeding import DocumentStreams
+from pipeline.sop import RowPlan, plan_batch
 from schemas.manifest import SpecialTokens
 from schemas.shard import SHARD_SCHEMA, SOP_SINGLE, SOP_SWAPPED
 
@@ -71,22 +71,15 @@ def build_rows(
     docs: list[CleanDocument], annotator: BatchAnnotator, config: SopConfig, special: SpecialTokens, seed: int
 ) -> BatchRows:
     annotated = annotator.annotate([doc.text for doc in docs])
-    rows: list[RowPlan] = []
-    row_counts, cuts = [], []
-    generators = document_generators(seed, [_rng_key(doc.doc_id) for doc in docs])
-    bounds, firsts = annotated.sentence_bounds.tolist(), annotated.doc_sentences.tolist()
-    for index, rng in enumerate(generators):
-        doc_bounds = bounds[firsts[index] : firsts[index + 1] + 1]
-        doc_rows, doc_cuts = plan_rows(doc_bounds, annotated.word_start, config, rng)
-        rows.extend(doc_rows)
-        cuts.extend(doc_cuts)
-        row_counts.append(len(doc_rows))
-    counts = np.asarray(row_counts, dtype=np.int64)
-    row_doc = np.repeat(np.arange(len(docs)), counts)
-    row_in_doc = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    doc_ids = [docs[i].doc_id for i in row_doc.tolist()]
+    keys = b"".join([hashlib.blake2b(doc.doc_id.encode("utf-8"), digest_size=8).digest() for doc in docs])
+    streams = DocumentStreams(seed, np.frombuffer(keys, dtype="<u8"))  # the keys of `_rng_key`
+    plan, row_doc, cuts = plan_batch(annotated.sentence_bounds, annotated.doc_sentences, annotated.word_start,
+                                     config, streams)
+    counts = np.bincount(row_doc, minlength=len(docs))
+    row_in_doc = np.arange(len(row_doc)) - np.repeat(np.cumsum(counts) - counts, counts)
+    doc_ids = pa.array([doc.doc_id for doc in docs], type=pa.string()).take(row_doc)
     sentences = np.diff(annotated.doc_sentences)
-    return BatchRows(assemble_rows(annotated, rows, cuts, doc_ids, special), row_doc, row_in_doc, sentences)
+    return BatchRows(assemble_rows(annotated, plan, cuts, doc_ids, special), row_doc, row_in_doc, sentences)
 
 
 def _list_column(lengths: np.ndarray, values: np.ndarray) -> pa.Array:
@@ -95,7 +88,8 @@ def _list_column(lengths: np.ndarray, values: np.ndarray) -> pa.Array:
 
 
 def assemble_rows(
-    annotated: AnnotatedBatch, rows: list[RowPlan], cuts: list[int], doc_ids: list[str], special: SpecialTokens
+    annotated: AnnotatedBatch, rows: np.ndarray | list[RowPlan], cuts: np.ndarray | list[int], doc_ids: pa.Array,
+    special: SpecialTokens,
 ) -> pa.RecordBatch:
     """Rows `[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]`) gathered from the batch's token arrays.
 
@@ -105,7 +99,7 @@ def assemble_rows(
     a_start, a_end, b_start, b_end, labels = plan.T
     word_start = annotated.word_start
     entities = annotated.entities
-    if cuts:
+    if len(cuts):
         cut_at = np.asarray(cuts, dtype=np.int64)
         word_start = word_start.copy()
         word_start[cut_at] = True
@@ -150,7 +144,7 @@ def assemble_rows(
         _list_column(row_entities, (entities[chosen, 1] + shifts).astype(np.uint16)),
         _list_column(row_entities, entities[chosen, 2].astype(np.uint16)),
         pa.array(labels.astype(np.int8)),
-        pa.array(doc_ids, type=pa.string()),
+        doc_ids,
     ]
     return pa.RecordBatch.from_arrays(columns, schema=SHARD_SCHEMA)
 

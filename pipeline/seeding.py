@@ -1,15 +1,17 @@
-"""Per-document random generators, `np.random.default_rng([seed, key])` for a whole batch at once.
+"""Per-document random streams, those of `np.random.default_rng([seed, key])`, for a whole batch at once.
 
 `default_rng` costs ~25 us per call (SeedSequence hashing and PCG64 seeding, with Python-int
 handling), more than everything else the pipeline does for a short document. Both steps are fixed
 integer arithmetic, so this module runs NumPy's SeedSequence mixing as uint32 array operations over
-the batch and seeds one PCG64 per document from the result: the streams are bit-identical to
-`default_rng([seed, key])` (tests/pipeline/test_seeding.py pins it), which keeps every shard
-byte-identical to what per-document seeding produced.
+the batch, and PCG64 itself (a 128-bit LCG with an XSL-RR output) as uint64 array operations: a
+document's k-th output is a jump of k steps from its seed, so the draws of many documents come from one
+array expression. The streams are bit-identical to `default_rng([seed, key])` (tests/pipeline/
+test_seeding.py pins it), which keeps every shard byte-identical to what per-document seeding produced.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from functools import cache
 
 import numpy as np
 
@@ -18,31 +20,33 @@ _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
 _INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
 _MIX_MULT_L, _MIX_MULT_R = 0xCA01F9DD, 0x4973F715
 _POOL = 4
-_MASK32, _MASK128 = 0xFFFFFFFF, (1 << 128) - 1
+_MASK32, _MASK64, _MASK128 = 0xFFFFFFFF, (1 << 64) - 1, (1 << 128) - 1
 _PCG_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
+_U32, _U64 = np.uint64(_MASK32), np.uint64(32)
 
 
-def _hash_constants(init: int, mult: int, count: int) -> list[np.uint32]:
-    """SeedSequence's hash constant after each use: it does not depend on the data."""
-    constants, value = [], init
+def _hash_constants(init: int, mult: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """SeedSequence's hash constant at each use, and after it (what the value is multiplied by): they do
+    not depend on the data. As columns, to hash many words of many documents in one operation."""
+    values = [init]
     for _ in range(count):
-        constants.append(np.uint32(value))
-        value = (value * mult) & _MASK32
-    return constants
+        values.append((values[-1] * mult) & _MASK32)
+    return np.array(values[:-1], dtype=np.uint32)[:, None], np.array(values[1:], dtype=np.uint32)[:, None]
 
 
-_MIX_CONSTANTS = _hash_constants(_INIT_A, _MULT_A, _POOL + _POOL * (_POOL - 1))
-_STATE_CONSTANTS = _hash_constants(_INIT_B, _MULT_B, 2 * _POOL)
+_MIX_XOR, _MIX_MUL = _hash_constants(_INIT_A, _MULT_A, _POOL + _POOL * (_POOL - 1))
+_STATE_XOR, _STATE_MUL = _hash_constants(_INIT_B, _MULT_B, 2 * _POOL)
+_SHIFT16 = np.uint32(16)
 
 
-def _hashmix(value: np.ndarray, constant: np.uint32) -> np.ndarray:
-    value = (value ^ constant) * np.uint32((int(constant) * _MULT_A) & _MASK32)
-    return value ^ (value >> np.uint32(16))
+def _hashmix(values: np.ndarray, uses: slice) -> np.ndarray:
+    values = (values ^ _MIX_XOR[uses]) * _MIX_MUL[uses]
+    return values ^ (values >> _SHIFT16)
 
 
 def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     result = np.uint32(_MIX_MULT_L) * x - np.uint32(_MIX_MULT_R) * y
-    return result ^ (result >> np.uint32(16))
+    return result ^ (result >> _SHIFT16)
 
 
 def _uint32_words(value: int) -> list[int]:
@@ -53,45 +57,188 @@ def _uint32_words(value: int) -> list[int]:
     return words or [0]
 
 
-def document_generators(seed: int, keys: list[int]) -> Iterator[np.random.Generator]:
-    """The generators of `np.random.default_rng([seed, key]) for key in keys`, for 64-bit keys.
-
-    One generator object is re-seeded for each key (a PCG64 costs as much to create as to seed it the
-    slow way), so each one yielded is valid only until the next is drawn: plan one document at a time."""
-    seed_words = _uint32_words(seed) if seed >= 0 else []
-    if not seed_words or len(seed_words) > _POOL - 2 or not keys:
-        yield from (np.random.default_rng([seed, key]) for key in keys)
-        return
-    key_array = np.asarray(keys, dtype=np.uint64)
+def _seed_sequence_states(seed: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`SeedSequence([seed, key]).generate_state(4, np.uint64)` per key, as four uint64 arrays: PCG64's
+    initial state (high, low half) and sequence (high, low half)."""
+    seed_words = _uint32_words(seed)
     entropy = np.zeros((_POOL, len(keys)), dtype=np.uint32)  # a key below 2**32 pads with a zero word
     entropy[: len(seed_words)] = np.asarray(seed_words, dtype=np.uint32)[:, None]
-    entropy[len(seed_words)] = (key_array & np.uint64(_MASK32)).astype(np.uint32)
-    entropy[len(seed_words) + 1] = (key_array >> np.uint64(32)).astype(np.uint32)
-
+    entropy[len(seed_words)] = (keys & np.uint64(_MASK32)).astype(np.uint32)
+    entropy[len(seed_words) + 1] = (keys >> np.uint64(32)).astype(np.uint32)
     with np.errstate(over="ignore"):
-        constants = iter(_MIX_CONSTANTS)
-        pool = [_hashmix(entropy[i], next(constants)) for i in range(_POOL)]
-        for source in range(_POOL):
-            for target in range(_POOL):
-                if source != target:
-                    pool[target] = _mix(pool[target], _hashmix(pool[source], next(constants)))
-        words = []
-        for index, constant in enumerate(_STATE_CONSTANTS):
-            value = (pool[index % _POOL] ^ constant) * np.uint32((int(constant) * _MULT_B) & _MASK32)
-            words.append(value ^ (value >> np.uint32(16)))
-    halves = [(lo.astype(np.uint64) | (hi.astype(np.uint64) << np.uint64(32))).tolist()
-              for lo, hi in zip(words[0::2], words[1::2])]
-    bit_generator = np.random.PCG64(0)
-    generator = np.random.Generator(bit_generator)
-    for seed_hi, seed_lo, inc_hi, inc_lo in zip(*halves):
-        bit_generator.state = _pcg64_state((seed_hi << 64) | seed_lo, (inc_hi << 64) | inc_lo)
-        yield generator
+        pool = _hashmix(entropy, slice(0, _POOL))
+        for source in range(_POOL):  # a source's three targets take consecutive hash constants
+            targets = [target for target in range(_POOL) if target != source]
+            uses = slice(_POOL + 3 * source, _POOL + 3 * source + 3)
+            pool[targets] = _mix(pool[targets], _hashmix(pool[source][None, :], uses))
+        words = (pool[np.arange(2 * _POOL) % _POOL] ^ _STATE_XOR) * _STATE_MUL
+        words = (words ^ (words >> _SHIFT16)).astype(np.uint64)
+    state_hi, state_lo, seq_hi, seq_lo = (lo | (hi << _U64) for lo, hi in zip(words[0::2], words[1::2]))
+    return state_hi, state_lo, seq_hi, seq_lo
 
 
-def _pcg64_state(initstate: int, initseq: int) -> dict:
-    """pcg_setseq_128_srandom_r: the state PCG64 reaches from its (state, sequence) seed."""
-    increment = ((initseq << 1) | 1) & _MASK128
-    state = increment  # 0 * multiplier + increment
-    state = (state + initstate) & _MASK128
-    state = (state * _PCG_MULTIPLIER + increment) & _MASK128
-    return {"bit_generator": "PCG64", "state": {"state": state, "inc": increment}, "has_uint32": 0, "uinteger": 0}
+def _split(values: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([value >> 64 for value in values], dtype=np.uint64),
+            np.array([value & _MASK64 for value in values], dtype=np.uint64))
+
+
+def _mul_high(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The high 64 bits of the 128-bit products of two uint64 arrays, from 32-bit halves."""
+    a_lo, a_hi, b_lo, b_hi = a & _U32, a >> _U64, b & _U32, b >> _U64
+    low, cross_a, cross_b = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo
+    middle = (low >> _U64) + (cross_a & _U32) + (cross_b & _U32)
+    return a_hi * b_hi + (cross_a >> _U64) + (cross_b >> _U64) + (middle >> _U64)
+
+
+def _mul(a_hi, a_lo, b_hi, b_lo) -> tuple[np.ndarray, np.ndarray]:
+    """128-bit products modulo 2**128, as (high, low) uint64 halves."""
+    return _mul_high(a_lo, b_lo) + a_hi * b_lo + a_lo * b_hi, a_lo * b_lo
+
+
+def _add(a_hi, a_lo, b_hi, b_lo) -> tuple[np.ndarray, np.ndarray]:
+    low = a_lo + b_lo
+    return a_hi + b_hi + (low < a_lo), low
+
+
+class _Jumps:
+    """For k steps of PCG64's LCG, `state_k = A_k * state_0 + C_k * increment`: the 128-bit constants
+    A_k = M**k and C_k = M**(k-1) + ... + 1, as uint64 halves, built up to the furthest step asked."""
+
+    def __init__(self) -> None:
+        self._a: list[int] = [1]
+        self._c: list[int] = [0]
+        self.arrays = self._arrays()
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (*_split(self._a), *_split(self._c))
+
+    def reach(self, steps: int) -> tuple[np.ndarray, ...]:
+        if steps >= len(self._a):
+            for _ in range(max(steps + 1, 2 * len(self._a)) - len(self._a)):
+                self._a.append((self._a[-1] * _PCG_MULTIPLIER) & _MASK128)
+                self._c.append((self._c[-1] * _PCG_MULTIPLIER + 1) & _MASK128)
+            self.arrays = self._arrays()
+        return self.arrays
+
+
+_JUMPS = _Jumps()
+
+
+class DocumentStreams:
+    """The streams of `default_rng([seed, key]) for key in keys` (64-bit keys), drawn for many documents
+    at once: each call takes the next value of each document it lists (each listed once).
+
+    Each document's first `prefetch` outputs come from one array expression at construction; later ones
+    are computed as asked. `generator(doc)` hands the same stream to code that wants a Generator."""
+
+    def __init__(self, seed: int, keys: np.ndarray, prefetch: int = 4) -> None:
+        keys = np.asarray(keys, dtype=np.uint64)
+        seed_words = _uint32_words(seed) if seed >= 0 else []
+        if seed_words and len(seed_words) <= _POOL - 2:
+            state_hi, state_lo, seq_hi, seq_lo = _seed_sequence_states(seed, keys)
+            with np.errstate(over="ignore"):
+                inc_hi, inc_lo = (seq_hi << np.uint64(1)) | (seq_lo >> np.uint64(63)), (seq_lo << np.uint64(1)) | np.uint64(1)
+                # pcg_setseq_128_srandom_r: one step from zero, add the initial state, one more step
+                state = _add(*_mul(*_add(inc_hi, inc_lo, state_hi, state_lo), *_split([_PCG_MULTIPLIER])), inc_hi, inc_lo)
+        else:  # SeedSequence pools such seeds differently: let NumPy seed them, one by one
+            states = [np.random.default_rng([seed, int(key)]).bit_generator.state["state"] for key in keys.tolist()]
+            state, (inc_hi, inc_lo) = _split([s["state"] for s in states]), _split([s["inc"] for s in states])
+        self._state, self._inc = state, (inc_hi, inc_lo)
+        self._position = np.zeros(len(keys), dtype=np.int64)
+        self._has_half = np.zeros(len(keys), dtype=bool)
+        self._half = np.zeros(len(keys), dtype=np.uint64)
+        self._prefetch = prefetch
+        self._generator = np.random.Generator(np.random.PCG64(0))
+        self._prefetched = self._outputs(np.arange(len(keys))[:, None], np.arange(prefetch)[None, :])
+
+    def _outputs(self, docs: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """PCG64's outputs number `positions` of `docs` (broadcast): XSL-RR of the state one step on."""
+        a_hi, a_lo, c_hi, c_lo = (array[positions + 1] for array in _JUMPS.reach(int(positions.max(initial=0)) + 1))
+        with np.errstate(over="ignore"):
+            hi, lo = _add(*_mul(a_hi, a_lo, self._state[0][docs], self._state[1][docs]),
+                          *_mul(c_hi, c_lo, self._inc[0][docs], self._inc[1][docs]))
+            value, rotation = hi ^ lo, hi >> np.uint64(58)
+            return (value >> rotation) | (value << ((np.uint64(64) - rotation) & np.uint64(63)))
+
+    def _next(self, docs: np.ndarray) -> np.ndarray:
+        positions = self._position[docs]
+        self._position[docs] = positions + 1
+        values = self._prefetched[docs, np.minimum(positions, self._prefetch - 1)]
+        later = positions >= self._prefetch
+        if later.any():
+            values[later] = self._outputs(docs[later], positions[later])
+        return values
+
+    def _next_uint32(self, docs: np.ndarray) -> np.ndarray:
+        """PCG64's 32-bit draw: the low half of a fresh output, keeping the high half for the next one."""
+        has_half = self._has_half[docs]
+        values = self._half[docs]
+        fresh = docs[~has_half]
+        output = self._next(fresh)
+        values[~has_half] = output & _U32
+        self._half[fresh] = output >> _U64
+        self._has_half[docs] = ~has_half
+        return values
+
+    def random(self, docs: np.ndarray) -> np.ndarray:
+        """`Generator.random()` per document: 53 bits of the next output."""
+        return (self._next(docs) >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+    def integers(self, docs: np.ndarray, low: np.ndarray | int, high: np.ndarray | int) -> np.ndarray:
+        """`Generator.integers(low, high)` per document (high - low <= 2**32): Lemire's bounded draw from
+        32-bit halves, with NumPy's rejection; a range of one value draws nothing."""
+        span = np.broadcast_to(np.asarray(high, dtype=np.int64) - low - 1, docs.shape)
+        values = np.zeros(len(docs), dtype=np.int64)
+        pending = np.flatnonzero(span > 0)
+        while len(pending):
+            exclusive = span[pending].astype(np.uint64) + np.uint64(1)
+            with np.errstate(over="ignore"):
+                product = self._next_uint32(docs[pending]) * exclusive
+            values[pending] = (product >> _U64).astype(np.int64)
+            pending = pending[(product & _U32) < (np.uint64(1 << 32) - exclusive) % exclusive]
+        return values + low
+
+    def binomial_half(self, docs: np.ndarray, trials: np.ndarray) -> np.ndarray:
+        """`Generator.binomial(n, 0.5)` per document, for 1 <= n <= MAX_INVERTED_TRIALS: there NumPy
+        inverts the distribution function, one uniform draw most often (above, its BTPE sampler takes
+        over, which this does not reproduce). Plain Python per draw: a batch has a handful."""
+        if len(trials) and not (0 < trials.min() and trials.max() <= MAX_INVERTED_TRIALS):
+            raise ValueError(f"binomial_half draws 1 to {MAX_INVERTED_TRIALS} trials")
+        values = []
+        for doc, count, uniform in zip(docs.tolist(), trials.tolist(), self.random(docs).tolist()):
+            masses, bound = _binomial_half_masses(count)
+            value = 0
+            while uniform > masses[value]:  # random_binomial_inversion in NumPy's distributions.c
+                value += 1
+                if value > bound:
+                    value, uniform = 0, float(self.random(np.array([doc]))[0])
+                else:
+                    uniform -= masses[value - 1]
+            values.append(value)
+        return np.array(values, dtype=np.int64)
+
+    def generator(self, doc: int) -> np.random.Generator:
+        """The document's stream from its start, as a Generator. One generator object serves every
+        call, re-seeded: each one returned is valid only until the next call."""
+        state = (int(self._state[0][doc]) << 64) | int(self._state[1][doc])
+        inc = (int(self._inc[0][doc]) << 64) | int(self._inc[1][doc])
+        self._generator.bit_generator.state = {
+            "bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+        return self._generator
+
+
+# NumPy's binomial inverts the distribution function while n * p <= 30.
+MAX_INVERTED_TRIALS = 60
+
+
+@cache
+def _binomial_half_masses(trials: int) -> tuple[list[float], int]:
+    """The probabilities NumPy's inversion walks for binomial(trials, 0.5), each computed as it does
+    (the same libm exp and log, the same operations in the same order), and where it gives up."""
+    p = q = 0.5
+    mean = trials * p
+    bound = int(min(trials, mean + 10.0 * math.sqrt(mean * q + 1)))
+    masses = [math.exp(trials * math.log(q))]
+    for value in range(1, bound + 1):
+        masses.append(((trials - value + 1) * p * masses[-1]) / (value * q))
+    return masses, bound

@@ -8,6 +8,11 @@ ends of its longer segment. A document of one sentence becomes a single segment,
 A document's sentences are contiguous in its token array, so every segment (a run of sentences, maybe
 truncated) is one range of it: planning only decides ranges and never copies tokens; the columnar
 assembly in `pipeline/examples.py` gathers them for a whole batch at once.
+
+`plan_batch` plans a whole batch in array operations, all documents in lockstep, one row each per
+round, drawing from each document's own stream exactly what `plan_rows` draws from its generator: the
+rows are the same, whatever the batch. The rare documents that need more (a sentence cut for length, a
+pair truncated, which draws binomials) are planned by `plan_rows` itself.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pipeline.config import SopConfig
+from pipeline.seeding import MAX_INVERTED_TRIALS, DocumentStreams
 from schemas.shard import SOP_ORIGINAL, SOP_SINGLE, SOP_SWAPPED
 
 
@@ -82,6 +88,86 @@ def plan_rows(
             if remaining:  # after the last row nothing is drawn: the generator is the document's own
                 target = _target_length(rng, config, max_pair_tokens)
     return rows, cuts
+
+
+def plan_batch(
+    bounds: np.ndarray, doc_sentences: np.ndarray, word_start: np.ndarray, config: SopConfig,
+    streams: DocumentStreams,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of every document of a batch, as `plan_rows` plans each with `streams.generator(doc)`:
+    an (n, 5) array of `RowPlan` fields, each row's document, and the cuts made inside long sentences
+    (ascending). Document d's sentences start at `bounds[doc_sentences[d] : doc_sentences[d + 1]]`."""
+    max_pair_tokens = config.max_seq_len - 3
+    first, last = doc_sentences[:-1], doc_sentences[1:]
+    sentences = last - first
+    long_sentence = np.diff(bounds) > max_pair_tokens
+    has_long = np.zeros(len(sentences), dtype=bool)
+    has_long[np.repeat(np.arange(len(sentences)), sentences)[long_sentence]] = True
+    single = (sentences == 1) & (bounds[last] - bounds[first] <= config.max_seq_len - 2)
+    singles = np.flatnonzero(single)
+    start, end = bounds[first[singles]], bounds[last[singles]]
+    plans = [np.stack([start, end, end, end, np.full_like(start, SOP_SINGLE)], axis=1)]
+    row_docs = [singles]
+    slow = ((sentences == 1) & ~single) | ((sentences >= 2) & has_long)
+
+    active = np.flatnonzero((sentences >= 2) & ~has_long)
+    chunk, doc_last = first[active], last[active]
+    while len(active):
+        target = np.full(len(active), max_pair_tokens)
+        short = streams.random(active) < config.short_seq_prob
+        target[short] = streams.integers(active[short], 2, max_pair_tokens + 1)
+        # The chunk closes at the first sentence end that reaches the target with two sentences in it and
+        # two left after it; failing that, at the document's end.
+        after = np.maximum(np.searchsorted(bounds, bounds[chunk] + target), chunk + 2)
+        after = np.where(after <= doc_last - 2, after, doc_last)
+        split = streams.integers(active, chunk + 1, after)
+        swapped = streams.random(active) < config.swap_prob
+        a, middle, b = bounds[chunk], bounds[split], bounds[after]
+        row = np.stack([np.where(swapped, middle, a), np.where(swapped, b, middle),
+                        np.where(swapped, a, middle), np.where(swapped, middle, b),
+                        np.where(swapped, SOP_SWAPPED, SOP_ORIGINAL)], axis=1)
+        over = np.flatnonzero(b - a > max_pair_tokens)
+        if len(over):
+            slow[active[over[~_truncate_rows(row, over, active[over], max_pair_tokens, streams)]]] = True
+        plans.append(row)
+        row_docs.append(active)
+        going = (after < doc_last) & ~slow[active]
+        active, chunk, doc_last = active[going], after[going], doc_last[going]
+
+    plan, row_doc = np.concatenate(plans), np.concatenate(row_docs)
+    plan, row_doc = plan[~slow[row_doc]], row_doc[~slow[row_doc]]  # a slow document's rows come from plan_rows
+    cuts: list[int] = []
+    for doc in np.flatnonzero(slow).tolist():
+        doc_plans, doc_cuts = plan_rows(bounds[first[doc] : last[doc] + 1].tolist(), word_start, config,
+                                        streams.generator(doc))
+        plan = np.concatenate([plan, np.asarray(doc_plans, dtype=np.int64).reshape(-1, 5)])
+        row_doc = np.concatenate([row_doc, np.full(len(doc_plans), doc)])
+        cuts.extend(doc_cuts)
+    order = np.argsort(row_doc, kind="stable")
+    return plan[order], row_doc[order], np.asarray(cuts, dtype=np.int64)
+
+
+def _truncate_rows(
+    row: np.ndarray, over: np.ndarray, docs: np.ndarray, budget: int, streams: DocumentStreams
+) -> np.ndarray:
+    """`_truncated_lengths` and `_truncate` for the rows `over` of `row` (columns of `RowPlan`), in
+    place, drawing from the documents' streams; False where a binomial is past what the streams
+    reproduce (those documents go to `plan_rows`)."""
+    a_start, a_end, b_start, b_end = row[over, :4].T
+    len_a, len_b = a_end - a_start, b_end - b_start
+    excess = len_a + len_b - budget
+    cut_a = np.where(len_a > len_b, np.minimum(excess, len_a - len_b), 0)
+    cut_b = np.where(len_b > len_a, np.minimum(excess, len_b - len_a), 0)
+    excess -= cut_a + cut_b
+    removed_a, removed_b = cut_a + excess // 2, cut_b + (excess + 1) // 2
+    done = (removed_a <= MAX_INVERTED_TRIALS) & (removed_b <= MAX_INVERTED_TRIALS)
+    for column, removed in ((0, removed_a), (2, removed_b)):  # A draws before B
+        drawing = np.flatnonzero(done & (removed > 0))
+        rows = over[drawing]
+        kept = row[rows, column + 1] - row[rows, column] - removed[drawing]
+        start = row[rows, column] + streams.binomial_half(docs[drawing], removed[drawing])
+        row[rows, column], row[rows, column + 1] = start, start + kept
+    return done
 
 
 def _pair_row(pieces: list[int], first: int, after: int, config: SopConfig, rng, max_pair_tokens: int) -> RowPlan:

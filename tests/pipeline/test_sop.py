@@ -1,10 +1,14 @@
 import numpy as np
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.annotate import AnnotatedBatch
 from pipeline.config import SopConfig
 from pipeline.examples import assemble_rows
-from pipeline.sop import plan_rows, split_long_sentences
+from pipeline.seeding import DocumentStreams
+from pipeline.sop import plan_batch, plan_rows, split_long_sentences
 from schemas.manifest import SpecialTokens
 
 SPECIAL = SpecialTokens(pad=0, unk=100, cls=101, sep=102, mask=103)
@@ -24,7 +28,7 @@ def document(lengths: list[int], entity_every_sentence: bool = False) -> Annotat
 
 def rows_of(doc: AnnotatedBatch, config: SopConfig, rng: np.random.Generator) -> list[dict]:
     plans, cuts = plan_rows(doc.document_bounds(0).tolist(), doc.word_start, config, rng)
-    batch = assemble_rows(doc, plans, cuts, ["doc"] * len(plans), SPECIAL)
+    batch = assemble_rows(doc, plans, cuts, pa.array(["doc"] * len(plans)), SPECIAL)
     return batch.to_pylist()
 
 
@@ -110,7 +114,60 @@ def test_entity_crossed_by_a_long_sentence_cut_is_dropped():
         plans, cuts = plan_rows(doc.document_bounds(0).tolist(), doc.word_start, SopConfig(max_seq_len=13),
                                 np.random.default_rng(seed))
         assert 10 in cuts
-        rows = assemble_rows(doc, plans, cuts, ["doc"] * len(plans), SPECIAL).to_pylist()
+        rows = assemble_rows(doc, plans, cuts, pa.array(["doc"] * len(plans)), SPECIAL).to_pylist()
         spans += [(row["input_ids"][s], row["input_ids"][e - 1]) for row in rows
                   for s, e in zip(row["entity_start"], row["entity_end"])]
     assert (1009, 1010) not in spans and (1012, 1013) in spans
+
+
+def batch_of(documents: list[list[int]], word_start: list[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sentence bounds, each document's first sentence, and word starts for documents of these sentence
+    lengths laid end to end."""
+    lengths = [length for doc in documents for length in doc]
+    bounds = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
+    doc_sentences = np.concatenate(([0], np.cumsum([len(doc) for doc in documents], dtype=np.int64)))
+    flags = np.resize(np.array(word_start or [True]), int(bounds[-1]))
+    flags[bounds[:-1]] = True
+    return bounds, doc_sentences, flags
+
+
+def plan_each(bounds, doc_sentences, word_start, config, seed, keys) -> tuple[list, list, list]:
+    plans, row_doc, cuts = [], [], []
+    for doc, key in enumerate(keys):
+        doc_bounds = bounds[doc_sentences[doc] : doc_sentences[doc + 1] + 1].tolist()
+        rows, doc_cuts = plan_rows(doc_bounds, word_start, config, np.random.default_rng([seed, key]))
+        plans += [list(row) for row in rows]
+        row_doc += [doc] * len(rows)
+        cuts += doc_cuts
+    return plans, row_doc, cuts
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents=st.lists(st.lists(st.integers(1, 150), max_size=12), min_size=1, max_size=25),
+       word_start=st.lists(st.booleans(), max_size=40),
+       max_seq_len=st.sampled_from([5, 8, 16, 40, 128, 512]),
+       short_seq_prob=st.sampled_from([0.0, 0.1, 0.6]),
+       seed=st.integers(0, 2**40))
+def test_batch_planning_equals_planning_each_document_with_its_own_generator(documents, word_start, max_seq_len,
+                                                                            short_seq_prob, seed):
+    bounds, doc_sentences, flags = batch_of(documents, word_start)
+    config = SopConfig(max_seq_len=max_seq_len, short_seq_prob=short_seq_prob)
+    keys = [int(k) for k in np.random.default_rng(seed).integers(0, 2**63, len(documents), dtype=np.int64)]
+    plan, row_doc, cuts = plan_batch(bounds, doc_sentences, flags, config,
+                                     DocumentStreams(seed, np.array(keys, dtype=np.uint64)))
+    assert (plan.tolist(), row_doc.tolist(), cuts.tolist()) == plan_each(bounds, doc_sentences, flags, config,
+                                                                          seed, keys)
+
+
+def test_batch_planning_covers_truncated_pairs_and_long_sentences_on_real_lengths():
+    """Pairs over the budget draw binomials of every size NumPy inverts and some it does not."""
+    rng = np.random.default_rng(11)
+    documents = [rng.integers(1, 400 if doc % 8 == 0 else 150, int(rng.integers(0, 9))).tolist() for doc in range(400)]
+    bounds, doc_sentences, flags = batch_of(documents, [True, False, False])
+    config = SopConfig(max_seq_len=160)
+    keys = list(range(len(documents)))
+    plan, row_doc, cuts = plan_batch(bounds, doc_sentences, flags, config,
+                                     DocumentStreams(3, np.array(keys, dtype=np.uint64)))
+    expected = plan_each(bounds, doc_sentences, flags, config, 3, keys)
+    assert len(cuts) > 50 and len(plan) > 500
+    assert (plan.tolist(), row_doc.tolist(), cuts.tolist()) == expected
