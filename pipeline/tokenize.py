@@ -118,33 +118,23 @@ class BertChineseTokenizer:
         text = self._normalized(_MARKER + _MARKER.join(runs))
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         marks = np.flatnonzero(codes == ord(_MARKER))
-        lengths = np.diff(np.append(marks, len(codes))) - 1  # of the normalized runs
+        lengths = np.diff(marks, append=len(codes)) - 1  # of the normalized runs
         found = self._automaton.find_matches_as_indexes(text)
-        matches = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
-        key, start, end = matches.T
+        key, start, end = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3).T
         run = np.searchsorted(marks, start, side="right") - 1
-        first = np.ones(len(run), dtype=bool)
-        first[1:] = run[1:] != run[:-1]
-        last = np.ones(len(run), dtype=bool)
-        last[:-1] = first[1:]
-        # A run tiled by its matches: the first starts at its marker, each next one where the previous
-        # one ended, the last at the run's end. Anything else is WordPiece's [UNK] for the whole run.
-        expected_start = np.where(first, marks[run], np.roll(end, 1))
-        unknown = lengths > _MAX_WORD_CHARS
-        unknown[run[start != expected_start]] = True
-        unknown[run[last][end[last] != marks[run[last]] + 1 + lengths[run[last]]]] = True
-        matched = np.bincount(run, minlength=len(runs))
-        unknown |= (matched == 0) & (lengths > 0)  # an empty run (all accents) has no pieces
-        counts = np.where(unknown, 1, matched)
-
-        total = int(counts.sum())
-        ids = np.full(total, self.unk_id, dtype=np.int32)
-        offsets = np.zeros(total, dtype=np.int64)
-        is_unknown = np.zeros(total, dtype=bool)
-        is_unknown[(np.cumsum(counts) - counts)[unknown]] = True
+        # Matches never overlap and stay inside their run (only a word-initial key holds a marker, at
+        # its start): they tile the run, marker included, exactly when their lengths add up to it.
+        # Anything else is WordPiece's [UNK] for the whole run; an empty run (all accents) has no pieces.
+        covered = np.bincount(run, weights=end - start, minlength=len(runs))
+        unknown = ((covered != lengths + 1) & (lengths > 0)) | (lengths > _MAX_WORD_CHARS)
+        counts = np.where(unknown, 1, np.bincount(run, minlength=len(runs)))
         kept = ~unknown[run]
+        is_unknown = np.zeros(int(counts.sum()), dtype=bool)
+        is_unknown[(np.cumsum(counts) - counts)[unknown]] = True
+        ids = np.full(len(is_unknown), self.unk_id, dtype=np.int32)
         ids[~is_unknown] = self._key_ids[key[kept]]
-        offsets[~is_unknown] = np.maximum(start[kept] - marks[run[kept]] - 1, 0)
+        offsets = np.zeros(len(is_unknown), dtype=np.int64)
+        offsets[~is_unknown] = start[kept] - marks[run[kept]] - (start[kept] > marks[run[kept]])
         # Offsets inside a re-spelled run (NFD, a longer lowercase) are only approximate: kept inside it.
         run_lengths = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
         return counts, ids, np.minimum(offsets, np.repeat(run_lengths - 1, counts))
