@@ -17,6 +17,7 @@
 # speed.json, speed.log.
 set -u
 export PYTHONUNBUFFERED=1
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1  # the GPU box has no network: never wait on one
 cd "$(dirname "$0")/.." || exit 2
 REPO=$PWD
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"  # the repo is not installed on the GPU box
