@@ -128,13 +128,15 @@ class BertChineseTokenizer:
         covered = np.bincount(run, weights=end - start, minlength=len(runs))
         unknown = ((covered != lengths + 1) & (lengths > 0)) | (lengths > _MAX_WORD_CHARS)
         counts = np.where(unknown, 1, np.bincount(run, minlength=len(runs)))
-        kept = ~unknown[run]
-        is_unknown = np.zeros(int(counts.sum()), dtype=bool)
-        is_unknown[(np.cumsum(counts) - counts)[unknown]] = True
-        ids = np.full(len(is_unknown), self.unk_id, dtype=np.int32)
-        ids[~is_unknown] = self._key_ids[key[kept]]
-        offsets = np.zeros(len(is_unknown), dtype=np.int64)
-        offsets[~is_unknown] = start[kept] - marks[run[kept]] - (start[kept] > marks[run[kept]])
+        offset = start - marks[run]
+        offset -= offset > 0  # the first piece starts at the marker, the others one character further
+        known = ~unknown[run]
+        pieces = np.ones(int(counts.sum()), dtype=bool)  # the slots of known runs' pieces
+        pieces[(counts.cumsum() - counts)[unknown]] = False
+        ids = np.full(len(pieces), self.unk_id, dtype=np.int32)
+        ids[pieces] = self._key_ids[key[known]]
+        offsets = np.zeros(len(pieces), dtype=np.int64)
+        offsets[pieces] = offset[known]
         # Offsets inside a re-spelled run (NFD, a longer lowercase) are only approximate: kept inside it.
         run_lengths = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
         return counts, ids, np.minimum(offsets, np.repeat(run_lengths - 1, counts))
