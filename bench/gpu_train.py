@@ -36,6 +36,7 @@ from shard_factory import write_shard_set
 
 from erlangshen_data import cli
 
+
 def run_cli(argv: list[str]) -> int:
     print("$ erlangshen-data " + " ".join(argv), flush=True)
     try:
