@@ -82,9 +82,15 @@ def build_rows(
     return BatchRows(assemble_rows(annotated, plan, cuts, doc_ids, special), row_doc, row_in_doc, sentences)
 
 
+def _array(values: np.ndarray) -> pa.Array:
+    """`pa.array` with the type spelled out: inferring it, pyarrow 25 converts uint16 value by value
+    (~15 ns each, 60 times its copy)."""
+    return pa.array(values, type=pa.from_numpy_dtype(values.dtype))
+
+
 def _list_column(lengths: np.ndarray, values: np.ndarray) -> pa.Array:
     offsets = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+    return pa.ListArray.from_arrays(_array(offsets), _array(values))
 
 
 def assemble_rows(
@@ -138,12 +144,12 @@ def assemble_rows(
 
     columns = [
         _list_column(row_lengths, input_ids),
-        pa.array(len_a.astype(np.uint16)),
+        _array(len_a.astype(np.uint16)),
         _list_column(row_lengths, row_word_start),
         _list_column(row_entities, (entities[chosen, 0] + shifts).astype(np.uint16)),
         _list_column(row_entities, (entities[chosen, 1] + shifts).astype(np.uint16)),
         _list_column(row_entities, entities[chosen, 2].astype(np.uint16)),
-        pa.array(labels.astype(np.int8)),
+        _array(labels.astype(np.int8)),
         doc_ids,
     ]
     return pa.RecordBatch.from_arrays(columns, schema=SHARD_SCHEMA)

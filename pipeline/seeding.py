@@ -10,9 +10,6 @@ test_seeding.py pins it), which keeps every shard byte-identical to what per-doc
 """
 from __future__ import annotations
 
-import math
-from functools import cache
-
 import numpy as np
 
 # numpy/random/bit_generator.pyx (SeedSequence) and pcg64.h (PCG64 seeding) constants.
@@ -100,6 +97,15 @@ def _add(a_hi, a_lo, b_hi, b_lo) -> tuple[np.ndarray, np.ndarray]:
     return a_hi + b_hi + (low < a_lo), low
 
 
+def _same(values: np.ndarray) -> np.ndarray:
+    return values
+
+
+def _doubles(outputs: np.ndarray) -> np.ndarray:
+    """What `Generator.random()` makes of outputs: their top 53 bits, scaled to [0, 1)."""
+    return (outputs >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
 class _Jumps:
     """For k steps of PCG64's LCG, `state_k = A_k * state_0 + C_k * increment`: the 128-bit constants
     A_k = M**k and C_k = M**(k-1) + ... + 1, as uint64 halves, built up to the furthest step asked."""
@@ -111,6 +117,14 @@ class _Jumps:
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
         return (*_split(self._a), *_split(self._c))
+
+    def power(self, steps: int) -> int:
+        self.reach(steps)
+        return self._a[steps]
+
+    def sum(self, steps: int) -> int:
+        self.reach(steps)
+        return self._c[steps]
 
     def reach(self, steps: int) -> tuple[np.ndarray, ...]:
         if steps >= len(self._a):
@@ -136,10 +150,9 @@ class DocumentStreams:
         seed_words = _uint32_words(seed) if seed >= 0 else []
         if seed_words and len(seed_words) <= _POOL - 2:
             state_hi, state_lo, seq_hi, seq_lo = _seed_sequence_states(seed, keys)
-            with np.errstate(over="ignore"):
-                inc_hi, inc_lo = (seq_hi << np.uint64(1)) | (seq_lo >> np.uint64(63)), (seq_lo << np.uint64(1)) | np.uint64(1)
-                # pcg_setseq_128_srandom_r: one step from zero, add the initial state, one more step
-                state = _add(*_mul(*_add(inc_hi, inc_lo, state_hi, state_lo), *_split([_PCG_MULTIPLIER])), inc_hi, inc_lo)
+            inc_hi, inc_lo = (seq_hi << np.uint64(1)) | (seq_lo >> np.uint64(63)), (seq_lo << np.uint64(1)) | np.uint64(1)
+            # pcg_setseq_128_srandom_r: one step from zero, add the initial state, one more step
+            state = _add(*_mul(*_add(inc_hi, inc_lo, state_hi, state_lo), *_split([_PCG_MULTIPLIER])), inc_hi, inc_lo)
         else:  # SeedSequence pools such seeds differently: let NumPy seed them, one by one
             states = [np.random.default_rng([seed, int(key)]).bit_generator.state["state"] for key in keys.tolist()]
             state, (inc_hi, inc_lo) = _split([s["state"] for s in states]), _split([s["inc"] for s in states])
@@ -149,24 +162,28 @@ class DocumentStreams:
         self._half = np.zeros(len(keys), dtype=np.uint64)
         self._prefetch = prefetch
         self._generator = np.random.Generator(np.random.PCG64(0))
-        self._prefetched = self._outputs(np.arange(len(keys))[:, None], np.arange(prefetch)[None, :])
+        self._prefetched = self._outputs(np.arange(len(keys))[:, None], np.arange(prefetch)[None, :]).ravel()
+        self._prefetched_doubles = _doubles(self._prefetched)
 
     def _outputs(self, docs: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """PCG64's outputs number `positions` of `docs` (broadcast): XSL-RR of the state one step on."""
+        """PCG64's outputs number `positions` of `docs` (broadcast): XSL-RR of the state one step on.
+        (Integer arrays wrap around silently, as this arithmetic modulo 2**64 wants.)"""
         a_hi, a_lo, c_hi, c_lo = (array[positions + 1] for array in _JUMPS.reach(int(positions.max(initial=0)) + 1))
-        with np.errstate(over="ignore"):
-            hi, lo = _add(*_mul(a_hi, a_lo, self._state[0][docs], self._state[1][docs]),
-                          *_mul(c_hi, c_lo, self._inc[0][docs], self._inc[1][docs]))
-            value, rotation = hi ^ lo, hi >> np.uint64(58)
-            return (value >> rotation) | (value << ((np.uint64(64) - rotation) & np.uint64(63)))
+        hi, lo = _add(*_mul(a_hi, a_lo, self._state[0][docs], self._state[1][docs]),
+                      *_mul(c_hi, c_lo, self._inc[0][docs], self._inc[1][docs]))
+        value, rotation = hi ^ lo, hi >> np.uint64(58)
+        return (value >> rotation) | (value << ((np.uint64(64) - rotation) & np.uint64(63)))
 
-    def _next(self, docs: np.ndarray) -> np.ndarray:
+    def _take(self, docs: np.ndarray, prefetched: np.ndarray, convert) -> np.ndarray:
+        """The next output of each document, from `prefetched` (a view of the prefetched outputs) while
+        there is one, else computed and passed through `convert`."""
         positions = self._position[docs]
         self._position[docs] = positions + 1
-        values = self._prefetched[docs, np.minimum(positions, self._prefetch - 1)]
+        if not len(docs) or positions.max() < self._prefetch:
+            return prefetched[docs * self._prefetch + positions]
+        values = prefetched[docs * self._prefetch + np.minimum(positions, self._prefetch - 1)]
         later = positions >= self._prefetch
-        if later.any():
-            values[later] = self._outputs(docs[later], positions[later])
+        values[later] = convert(self._outputs(docs[later], positions[later]))
         return values
 
     def _next_uint32(self, docs: np.ndarray) -> np.ndarray:
@@ -174,71 +191,42 @@ class DocumentStreams:
         has_half = self._has_half[docs]
         values = self._half[docs]
         fresh = docs[~has_half]
-        output = self._next(fresh)
+        output = self._take(fresh, self._prefetched, _same)
         values[~has_half] = output & _U32
         self._half[fresh] = output >> _U64
         self._has_half[docs] = ~has_half
         return values
 
     def random(self, docs: np.ndarray) -> np.ndarray:
-        """`Generator.random()` per document: 53 bits of the next output."""
-        return (self._next(docs) >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+        """`Generator.random()` per document."""
+        return self._take(docs, self._prefetched_doubles, _doubles)
 
     def integers(self, docs: np.ndarray, low: np.ndarray | int, high: np.ndarray | int) -> np.ndarray:
         """`Generator.integers(low, high)` per document (high - low <= 2**32): Lemire's bounded draw from
         32-bit halves, with NumPy's rejection; a range of one value draws nothing."""
         span = np.broadcast_to(np.asarray(high, dtype=np.int64) - low - 1, docs.shape)
         values = np.zeros(len(docs), dtype=np.int64)
-        pending = np.flatnonzero(span > 0)
+        pending = np.flatnonzero(span)
         while len(pending):
             exclusive = span[pending].astype(np.uint64) + np.uint64(1)
-            with np.errstate(over="ignore"):
-                product = self._next_uint32(docs[pending]) * exclusive
-            values[pending] = (product >> _U64).astype(np.int64)
+            product = self._next_uint32(docs[pending]) * exclusive
+            values[pending] = product >> _U64
             pending = pending[(product & _U32) < (np.uint64(1 << 32) - exclusive) % exclusive]
         return values + low
 
-    def binomial_half(self, docs: np.ndarray, trials: np.ndarray) -> np.ndarray:
-        """`Generator.binomial(n, 0.5)` per document, for 1 <= n <= MAX_INVERTED_TRIALS: there NumPy
-        inverts the distribution function, one uniform draw most often (above, its BTPE sampler takes
-        over, which this does not reproduce). Plain Python per draw: a batch has a handful."""
-        if len(trials) and not (0 < trials.min() and trials.max() <= MAX_INVERTED_TRIALS):
-            raise ValueError(f"binomial_half draws 1 to {MAX_INVERTED_TRIALS} trials")
-        values = []
-        for doc, count, uniform in zip(docs.tolist(), trials.tolist(), self.random(docs).tolist()):
-            masses, bound = _binomial_half_masses(count)
-            value = 0
-            while uniform > masses[value]:  # random_binomial_inversion in NumPy's distributions.c
-                value += 1
-                if value > bound:
-                    value, uniform = 0, float(self.random(np.array([doc]))[0])
-                else:
-                    uniform -= masses[value - 1]
-            values.append(value)
-        return np.array(values, dtype=np.int64)
-
     def generator(self, doc: int) -> np.random.Generator:
-        """The document's stream from its start, as a Generator. One generator object serves every
-        call, re-seeded: each one returned is valid only until the next call."""
-        state = (int(self._state[0][doc]) << 64) | int(self._state[1][doc])
+        """The document's stream from its start, as a Generator. One generator object serves this and
+        `resumed`, re-seeded: each one returned is valid only until the next call."""
+        return self._positioned(doc, 0, 0, 0)
+
+    def resumed(self, doc: int) -> np.random.Generator:
+        """A Generator that draws what this document's stream draws next (valid until the next call)."""
+        return self._positioned(doc, int(self._position[doc]), int(self._has_half[doc]), int(self._half[doc]))
+
+    def _positioned(self, doc: int, position: int, has_half: int, half: int) -> np.random.Generator:
         inc = (int(self._inc[0][doc]) << 64) | int(self._inc[1][doc])
-        self._generator.bit_generator.state = {
-            "bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+        state = (int(self._state[0][doc]) << 64) | int(self._state[1][doc])
+        state = (_JUMPS.power(position) * state + _JUMPS.sum(position) * inc) & _MASK128
+        self._generator.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
+                                               "has_uint32": has_half, "uinteger": half}
         return self._generator
-
-
-# NumPy's binomial inverts the distribution function while n * p <= 30.
-MAX_INVERTED_TRIALS = 60
-
-
-@cache
-def _binomial_half_masses(trials: int) -> tuple[list[float], int]:
-    """The probabilities NumPy's inversion walks for binomial(trials, 0.5), each computed as it does
-    (the same libm exp and log, the same operations in the same order), and where it gives up."""
-    p = q = 0.5
-    mean = trials * p
-    bound = int(min(trials, mean + 10.0 * math.sqrt(mean * q + 1)))
-    masses = [math.exp(trials * math.log(q))]
-    for value in range(1, bound + 1):
-        masses.append(((trials - value + 1) * p * masses[-1]) / (value * q))
-    return masses, bound

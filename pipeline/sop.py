@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from pipeline.config import SopConfig
-from pipeline.seeding import MAX_INVERTED_TRIALS, DocumentStreams
+from pipeline.seeding import DocumentStreams
 from schemas.shard import SOP_ORIGINAL, SOP_SINGLE, SOP_SWAPPED
 
 
@@ -72,13 +72,18 @@ def plan_rows(
     if len(bounds) == 2:
         start, end = _truncate(bounds[0], bounds[1], config.max_seq_len - 2, rng)
         return [RowPlan(start, end, end, end, SOP_SINGLE)], []
+    pieces, cuts = split_long_sentences(bounds, word_start, config.max_seq_len - 3)
+    return _plan_pairs(pieces, 0, _target_length(rng, config, config.max_seq_len - 3), config, rng), cuts
+
+
+def _plan_pairs(
+    pieces: list[int], chunk_first: int, target: int, config: SopConfig, rng: np.random.Generator
+) -> list[RowPlan]:
+    """The pair rows from the chunk that opens at piece `chunk_first`, of length `target`, on."""
     max_pair_tokens = config.max_seq_len - 3
-    pieces, cuts = split_long_sentences(bounds, word_start, max_pair_tokens)
     count = len(pieces) - 1
     rows = []
-    target = _target_length(rng, config, max_pair_tokens)
-    chunk_first = 0
-    for index in range(count):
+    for index in range(chunk_first, count):
         length = pieces[index + 1] - pieces[chunk_first]
         chunk_size = index + 1 - chunk_first
         remaining = count - index - 1
@@ -87,7 +92,12 @@ def plan_rows(
             chunk_first = index + 1
             if remaining:  # after the last row nothing is drawn: the generator is the document's own
                 target = _target_length(rng, config, max_pair_tokens)
-    return rows, cuts
+    return rows
+
+
+# Below this many documents planning on, a round of array operations costs more than finishing each
+# document in Python.
+LOCKSTEP_MIN_DOCUMENTS = 32
 
 
 def plan_batch(
@@ -112,7 +122,8 @@ def plan_batch(
 
     active = np.flatnonzero((sentences >= 2) & ~has_long)
     chunk, doc_last = first[active], last[active]
-    while len(active):
+    left = []  # (documents, chunk, target) that go on in Python: the last few, and pairs to truncate
+    while len(active) >= LOCKSTEP_MIN_DOCUMENTS:
         target = np.full(len(active), max_pair_tokens)
         short = streams.random(active) < config.short_seq_prob
         target[short] = streams.integers(active[short], 2, max_pair_tokens + 1)
@@ -120,54 +131,43 @@ def plan_batch(
         # two left after it; failing that, at the document's end.
         after = np.maximum(np.searchsorted(bounds, bounds[chunk] + target), chunk + 2)
         after = np.where(after <= doc_last - 2, after, doc_last)
+        over = bounds[after] - bounds[chunk] > max_pair_tokens  # its pair is truncated: binomial draws
+        if over.any():
+            left.append((active[over], chunk[over], target[over]))
+            active, chunk, doc_last, after = active[~over], chunk[~over], doc_last[~over], after[~over]
         split = streams.integers(active, chunk + 1, after)
         swapped = streams.random(active) < config.swap_prob
         a, middle, b = bounds[chunk], bounds[split], bounds[after]
-        row = np.stack([np.where(swapped, middle, a), np.where(swapped, b, middle),
-                        np.where(swapped, a, middle), np.where(swapped, middle, b),
-                        np.where(swapped, SOP_SWAPPED, SOP_ORIGINAL)], axis=1)
-        over = np.flatnonzero(b - a > max_pair_tokens)
-        if len(over):
-            slow[active[over[~_truncate_rows(row, over, active[over], max_pair_tokens, streams)]]] = True
-        plans.append(row)
+        plans.append(np.stack([np.where(swapped, middle, a), np.where(swapped, b, middle),
+                               np.where(swapped, a, middle), np.where(swapped, middle, b),
+                               np.where(swapped, SOP_SWAPPED, SOP_ORIGINAL)], axis=1))
         row_docs.append(active)
-        going = (after < doc_last) & ~slow[active]
+        going = after < doc_last
         active, chunk, doc_last = active[going], after[going], doc_last[going]
 
-    plan, row_doc = np.concatenate(plans), np.concatenate(row_docs)
-    plan, row_doc = plan[~slow[row_doc]], row_doc[~slow[row_doc]]  # a slow document's rows come from plan_rows
+    bound_list, first_list, last_list = bounds.tolist(), first.tolist(), last.tolist()
+    python_rows: list[RowPlan] = []
+    python_docs: list[int] = []
+    for docs, chunks, targets in [*left, (active, chunk, None)]:
+        for index, (doc, chunk_at) in enumerate(zip(docs.tolist(), chunks.tolist())):
+            rng = streams.resumed(doc)
+            doc_target = _target_length(rng, config, max_pair_tokens) if targets is None else int(targets[index])
+            doc_bounds = bound_list[first_list[doc] : last_list[doc] + 1]
+            doc_plans = _plan_pairs(doc_bounds, chunk_at - first_list[doc], doc_target, config, rng)
+            python_rows += doc_plans
+            python_docs += [doc] * len(doc_plans)
     cuts: list[int] = []
     for doc in np.flatnonzero(slow).tolist():
-        doc_plans, doc_cuts = plan_rows(bounds[first[doc] : last[doc] + 1].tolist(), word_start, config,
+        doc_plans, doc_cuts = plan_rows(bound_list[first_list[doc] : last_list[doc] + 1], word_start, config,
                                         streams.generator(doc))
-        plan = np.concatenate([plan, np.asarray(doc_plans, dtype=np.int64).reshape(-1, 5)])
-        row_doc = np.concatenate([row_doc, np.full(len(doc_plans), doc)])
-        cuts.extend(doc_cuts)
+        python_rows += doc_plans
+        python_docs += [doc] * len(doc_plans)
+        cuts += doc_cuts
+    plans.append(np.asarray(python_rows, dtype=np.int64).reshape(-1, 5))
+    row_docs.append(np.asarray(python_docs, dtype=np.int64))
+    plan, row_doc = np.concatenate(plans), np.concatenate(row_docs)
     order = np.argsort(row_doc, kind="stable")
     return plan[order], row_doc[order], np.asarray(cuts, dtype=np.int64)
-
-
-def _truncate_rows(
-    row: np.ndarray, over: np.ndarray, docs: np.ndarray, budget: int, streams: DocumentStreams
-) -> np.ndarray:
-    """`_truncated_lengths` and `_truncate` for the rows `over` of `row` (columns of `RowPlan`), in
-    place, drawing from the documents' streams; False where a binomial is past what the streams
-    reproduce (those documents go to `plan_rows`)."""
-    a_start, a_end, b_start, b_end = row[over, :4].T
-    len_a, len_b = a_end - a_start, b_end - b_start
-    excess = len_a + len_b - budget
-    cut_a = np.where(len_a > len_b, np.minimum(excess, len_a - len_b), 0)
-    cut_b = np.where(len_b > len_a, np.minimum(excess, len_b - len_a), 0)
-    excess -= cut_a + cut_b
-    removed_a, removed_b = cut_a + excess // 2, cut_b + (excess + 1) // 2
-    done = (removed_a <= MAX_INVERTED_TRIALS) & (removed_b <= MAX_INVERTED_TRIALS)
-    for column, removed in ((0, removed_a), (2, removed_b)):  # A draws before B
-        drawing = np.flatnonzero(done & (removed > 0))
-        rows = over[drawing]
-        kept = row[rows, column + 1] - row[rows, column] - removed[drawing]
-        start = row[rows, column] + streams.binomial_half(docs[drawing], removed[drawing])
-        row[rows, column], row[rows, column + 1] = start, start + kept
-    return done
 
 
 def _pair_row(pieces: list[int], first: int, after: int, config: SopConfig, rng, max_pair_tokens: int) -> RowPlan:
