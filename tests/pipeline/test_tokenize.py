@@ -126,3 +126,27 @@ def test_any_text_gets_transformers_ids_and_a_batch_its_texts_tokens(texts):
     shifts = np.cumsum([0] + [len(text) + 1 for text in texts[:-1]])
     assert ids.tolist() == np.concatenate([i for i, _ in encoded]).tolist()
     assert starts.tolist() == np.concatenate([s + shift for (_, s), shift in zip(encoded, shifts)]).tolist()
+
+
+def test_code_point_classes_follow_berts_rules_in_berts_order():
+    import unicodedata
+
+    from pipeline.tokenize import _CJK_RANGES, _SINGLE, DROP, SPACE, WORD, _code_point_classes
+
+    def bert_class(code: int) -> int:
+        char, category = chr(code), unicodedata.category(chr(code))
+        if char in "\t\n\r ":
+            return SPACE
+        if code in (0, 0xFFFD) or category in ("Cc", "Cf", "Cs", "Co"):
+            return DROP
+        if char.isspace():
+            return SPACE
+        if any(lo <= code <= hi for lo, hi in _CJK_RANGES) or category.startswith("P") or (
+                33 <= code < 127 and not char.isalnum()):
+            return _SINGLE
+        return WORD
+
+    classes, nonspacing = _code_point_classes()
+    expected = np.array([bert_class(code) for code in range(0xF0000)] + [DROP] * 0x20000, dtype=np.int32)
+    assert np.flatnonzero(classes != expected).tolist() == []
+    assert nonspacing[[0x301, 0x300, 0xE0100]].all() and not nonspacing[[ord("a"), 0x4E2D, 0x2BC]].any()
