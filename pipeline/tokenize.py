@@ -216,7 +216,7 @@ class BertChineseTokenizer:
 
 def _merged(kinds: np.ndarray, piece_starts: np.ndarray, piece_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The single tokens with the pieces put in among them, for a text where two pieces share a first
-    character (a run that normalizing lengthens, e.g. ŉ to ʼn, has offsets clamped inside it)."""
+    character: a run that normalizing lengthens (NFD spells 한 as three jamo) has offsets clamped inside it."""
     single = kinds >= 0
     single_starts = np.flatnonzero(single)
     at = np.searchsorted(single_starts, piece_starts)

@@ -131,7 +131,14 @@ def test_any_text_gets_transformers_ids_and_a_batch_its_texts_tokens(texts):
 def test_code_point_classes_follow_berts_rules_in_berts_order():
     import unicodedata
 
-    from pipeline.tokenize import _CJK_RANGES, _SINGLE, DROP, SPACE, WORD, _code_point_classes
+    from pipeline.tokenize import (
+        _CJK_RANGES,
+        _SINGLE,
+        DROP,
+        SPACE,
+        WORD,
+        _code_point_classes,
+    )
 
     def bert_class(code: int) -> int:
         char, category = chr(code), unicodedata.category(chr(code))
