@@ -14,6 +14,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
+from pipeline.beam_coders import CleanBatch
 from pipeline.config import DedupConfig
 from pipeline.dedup import (
     MIN_BUCKETS, Components, SharedKeys, band_key_parts, bucket_links, candidate_groups, candidate_parts,
@@ -141,7 +142,7 @@ class NearDeduplicateBatches(beam.PTransform):
     def expand(self, batches):
         if not self._config.near:
             return {"kept": batches, REJECTED: batches | "no_near_duplicates" >> beam.Filter(lambda _: False),
-                    "cluster_sizes": batches.pipeline | "no_clusters" >> beam.Create([{}])}
+                    "cluster_sizes": batches.pipeline | "no_clusters" >> beam.Create([{}], reshuffle=False)}
         keys = batches | "band_keys" >> beam.ParDo(BandKeys(self._config, self._buckets)).with_outputs(
             SIGNATURES, main="keys")
         shared = (keys.keys | "group_band_keys" >> beam.GroupByKey()
@@ -156,7 +157,7 @@ class NearDeduplicateBatches(beam.PTransform):
         )
         result = batches | "drop_near_duplicates" >> beam.ParDo(
             DropNearDuplicates(self._ledger_text), duplicates=beam.pvalue.AsSingleton(duplicates),
-        ).with_outputs(REJECTED, main="kept")
+        ).with_output_types(CleanBatch).with_outputs(REJECTED, main="kept")
         sizes = duplicates | "cluster_sizes" >> beam.Map(cluster_sizes)
         return {"kept": result.kept, REJECTED: result[REJECTED], "cluster_sizes": sizes}
 

@@ -10,19 +10,29 @@ from pipeline.report import LENGTH_EDGES, REPORT_NAME, length_bin, render_report
 READ, KEPT = "read", "kept"
 
 
+def _binned(kind: str):
+    """A batch of documents in, (kind, the texts' lengths in characters counted into the report's
+    bins) out: fused with the stage that makes the batch, so only the bins travel on."""
+
+    def histogram(docs) -> tuple[str, list[int]]:
+        bins = [0] * len(LENGTH_EDGES)
+        for doc in docs:
+            bins[length_bin(len(doc.text))] += 1
+        return kind, bins
+
+    return histogram
+
+
 class LengthHistograms(beam.CombineFn):
-    """(READ or KEPT, batch of documents) in; the texts' lengths in characters, counted into the
-    report's bins, one histogram each. One combine for both: each global combine adds stages that
-    every worker runs."""
+    """(READ or KEPT, histogram of a batch) in; their sums, one histogram each. One combine for
+    both: each global combine adds stages that every worker runs."""
 
     def create_accumulator(self) -> dict[str, list[int]]:
         return {READ: [0] * len(LENGTH_EDGES), KEPT: [0] * len(LENGTH_EDGES)}
 
     def add_input(self, accumulator: dict[str, list[int]], element) -> dict[str, list[int]]:
-        kind, docs = element
-        bins = accumulator[kind]
-        for doc in docs:
-            bins[length_bin(len(doc.text))] += 1
+        kind, bins = element
+        accumulator[kind] = [total + count for total, count in zip(accumulator[kind], bins)]
         return accumulator
 
     def merge_accumulators(self, accumulators) -> dict[str, list[int]]:
@@ -55,15 +65,15 @@ class CorpusReport(beam.PTransform):
 
     def expand(self, inputs):
         lengths = (
-            (inputs[READ] | "tag_read" >> beam.Map(lambda docs: (READ, docs)),
-             inputs[KEPT] | "tag_kept" >> beam.Map(lambda docs: (KEPT, docs)))
+            (inputs[READ] | "tag_read" >> beam.Map(_binned(READ)),
+             inputs[KEPT] | "tag_kept" >> beam.Map(_binned(KEPT)))
             | "read_and_kept" >> beam.Flatten()
             | "bin_lengths" >> beam.CombineGlobally(LengthHistograms())
         )
         root = inputs[READ].pipeline
         return (
             root
-            | "report_trigger" >> beam.Create([None])
+            | "report_trigger" >> beam.Create([None], reshuffle=False)
             | "write_report" >> beam.ParDo(
                 WriteReport(self._output_dir),
                 rejected=beam.pvalue.AsSingleton(inputs["rejected"]),

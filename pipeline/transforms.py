@@ -20,12 +20,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.typehints import Tuple
 from apache_beam.utils.shared import Shared
 
 from knowledge.lexicon import Lexicon
 from knowledge.matcher import EntityMatcher
 from pipeline import beam_io
 from pipeline.annotate import BatchAnnotator
+from pipeline.beam_coders import CleanBatch, DocumentBatch
 from pipeline.clean import clean_documents
 from pipeline.config import PrepareConfig
 from pipeline.dedup import MIN_BUCKETS, digest_bucket, kept_of_duplicates, text_digest
@@ -154,7 +156,9 @@ class CleanDocuments(beam.DoFn):
 
 
 class KeyByText(beam.DoFn):
-    """A batch in, one (bucket, [(text digest, document)]) per bucket of the digests out."""
+    """A batch in, one (bucket, documents) per bucket of their text digests out. The digests do not
+    travel: a part is a plain batch, which `CleanBatch`'s coder writes in one go, and the bucket's
+    worker hashes its texts again (milliseconds a batch)."""
 
     def __init__(self, buckets: int) -> None:
         self._buckets = buckets
@@ -162,8 +166,7 @@ class KeyByText(beam.DoFn):
     def process(self, docs: list[CleanDocument]):
         parts: dict[int, list] = {}
         for doc in docs:
-            digest = text_digest(doc.text)
-            parts.setdefault(digest_bucket(digest, self._buckets), []).append((digest, doc))
+            parts.setdefault(digest_bucket(text_digest(doc.text), self._buckets), []).append(doc)
         yield from parts.items()
 
 
@@ -181,6 +184,7 @@ class KeepFirstOfDuplicates(beam.DoFn):
 
     def _verdicts(self, parts):
         """Each document of the bucket, or its Rejection."""
+        parts = [[(text_digest(doc.text), doc) for doc in part] for part in parts]
         kept_of = kept_of_duplicates((digest, (doc.doc_id, doc.source)) for part in parts for digest, doc in part)
         published: set[bytes] = set()
         for part in parts:
@@ -372,16 +376,18 @@ class PrepareCorpus(beam.PTransform):
             pbegin
             | "list_files" >> beam.Create(self._files)
             | "read_and_parse" >> beam.ParDo(
-                ReadFiles(config.input_format, config.text_field, config.batch_size)).with_outputs(
+                ReadFiles(config.input_format, config.text_field, config.batch_size)).with_output_types(
+                DocumentBatch).with_outputs(
                 REJECTED, STATS, main="documents")
         )
-        cleaned = read.documents | "clean" >> beam.ParDo(CleanDocuments(config)).with_outputs(REJECTED, main="kept")
+        cleaned = read.documents | "clean" >> beam.ParDo(CleanDocuments(config)).with_output_types(
+            CleanBatch).with_outputs(REJECTED, main="kept")
         unique = (
             cleaned.kept
-            | "key_by_text" >> beam.ParDo(KeyByText(plan.dedup_buckets))
+            | "key_by_text" >> beam.ParDo(KeyByText(plan.dedup_buckets)).with_output_types(Tuple[int, CleanBatch])
             | "group_identical" >> beam.GroupByKey()
-            | "dedup_exact" >> beam.ParDo(KeepFirstOfDuplicates(config.ledger_text, config.batch_size)).with_outputs(
-                REJECTED, main="kept")
+            | "dedup_exact" >> beam.ParDo(KeepFirstOfDuplicates(config.ledger_text, config.batch_size))
+            .with_output_types(CleanBatch).with_outputs(REJECTED, main="kept")
         )
         near = unique.kept | "dedup_near" >> NearDeduplicateBatches(config.dedup, config.ledger_text, plan.dedup_buckets)
         batches = near["kept"]
@@ -389,7 +395,8 @@ class PrepareCorpus(beam.PTransform):
         _ = batches | "progress_segment" >> beam.ParDo(ReportProgress("segment", _batch_progress))
         built = batches | "build_examples" >> beam.ParDo(BuildExamples(config, plan)).with_outputs(
             REJECTED, STATS, main="rows")
-        # reshuffle=False: a handful of placeholders need no stage of their own to spread them
+        # reshuffle=False (here and for the triggers): a handful of elements need no stage of their own
+        # to spread them
         placeholders = [(i, None) for i in range(plan.num_shards)]
         shards = (
             (built.rows, pbegin | "every_shard" >> beam.Create(placeholders, reshuffle=False))
@@ -420,7 +427,7 @@ class PrepareCorpus(beam.PTransform):
         )
         return (
             pbegin
-            | "manifest_trigger" >> beam.Create([None])
+            | "manifest_trigger" >> beam.Create([None], reshuffle=False)
             | "write_manifest" >> beam.ParDo(
                 WriteManifest(config, plan, self._vocab, self._special),
                 shards=beam.pvalue.AsList(shards),
