@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.segment_dictionary import JiebaDictionary, UserDictEntry, read_user_dict
-from pipeline.segment_jieba import FastJiebaSegmenter
+from pipeline.segment_jieba import FastJiebaSegmenter, JiebaReferenceSegmenter
 from schemas.errors import UserInputError
 
 
@@ -51,6 +51,17 @@ def test_lexicon_words_jieba_keeps_whole_are_left_alone():
     assert fast.dictionary.add_lexicon_words(["北京大学", "中华人民共和国"]) == 0
     assert fast.dictionary.total == before
     assert fast.dictionary.add_lexicon_words(["二郎神数据管道"]) == 1
+
+
+def test_lexicon_words_are_added_as_jieba_adds_them_one_after_the_other():
+    """Lexicon words are cut many to a text; each addition still changes how the next ones cut (the
+    repeated word is whole once added), and no word's characters run into its neighbours'."""
+    words = ["二郎神数据", "二郎神数据", "北京大学", "a\r", "\nb", "x y", "γ射线暴", "𠀀山", "COVID-19", "卡尔·马克思",
+             "3.5mm", "中\x00国", "测年好", "\r\n", "云计算平台", "云计算平台", "清华大学", "封神榜"] * 3
+    fast = FastJiebaSegmenter(False, words)
+    reference = JiebaReferenceSegmenter(False, words)._tokenizer
+    assert fast.dictionary.total == reference.total
+    assert {w: fast.dictionary.freq.get(w) for w in words} == {w: reference.FREQ.get(w) or None for w in words}
 
 
 def test_user_dict_file_reads_like_jieba_load_userdict(tmp_path):
