@@ -13,6 +13,7 @@ would cross a sentence boundary sends the batch back to per-sentence matching.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Self, cast
@@ -27,7 +28,7 @@ from pipeline.segment import (
     Segmenter,
     is_block_char,
 )
-from pipeline.sentences import sentence_spans, visible_positions
+from pipeline.sentences import sentence_spans
 from pipeline.tokenize import BertChineseTokenizer
 
 NO_ENTITIES = np.zeros((0, 3), dtype=np.int64)
@@ -146,12 +147,13 @@ class BatchAnnotator:
             group = pieces[first:after]
             joined = "\n".join([text[start:end] for start, end in group.tolist()])
             group_ends = _ends(segmenter.cut_lengths(joined), 0, len(joined))
-            # Piece k starts at `joined_starts[k]` in `joined`; the newline after it ends a word that
-            # maps to the next piece's start, which is a sentence start anyway.
+            # Piece k starts at `joined_starts[k]` in `joined`, and a word end from there up to the next
+            # piece's start moves by the same shift; the newline after a piece ends a word that maps to
+            # the next piece's start, which is a sentence start anyway.
             lengths = group[:, 1] - group[:, 0]
             joined_starts = np.cumsum(lengths + 1) - lengths - 1
-            piece = np.searchsorted(joined_starts, group_ends, side="right") - 1
-            ends.append(group[piece, 0] + group_ends - joined_starts[piece])
+            shift_at = np.repeat(group[:, 0] - joined_starts, lengths + 1)
+            ends.append(group_ends + shift_at[group_ends])
         return ends
 
     def _entities(self, text, char_bounds, has_tokens, is_word_start, starts, ids) -> np.ndarray:
@@ -166,8 +168,7 @@ class BatchAnnotator:
                 return NO_ENTITIES
             found_chars = _span_array(found)
         limits = char_bounds[sentence_of(found_chars[:, 0]), 1]
-        continuation = self.tokenizer.continuation[ids]
-        return _token_spans(found_chars, starts, visible_positions(text), limits, continuation)
+        return _token_spans(found_chars, starts, text, limits, lambda tokens: self.tokenizer.continuation[ids[tokens]])
 
     def _per_sentence_entities(self, text, char_bounds, has_tokens, is_word_start) -> list[tuple[int, int, int]]:
         """The slow path, for a lexicon whose entries hold sentence-ending punctuation."""
@@ -209,13 +210,14 @@ def _span_array(spans: list[tuple[int, int, int]]) -> np.ndarray:
     return np.fromiter(chain.from_iterable(spans), dtype=np.int64, count=3 * len(spans)).reshape(-1, 3)
 
 
-def _token_spans(chars: np.ndarray, starts: np.ndarray, visible: np.ndarray, limits: np.ndarray,
-                 continuation: np.ndarray) -> np.ndarray:
+def _token_spans(chars: np.ndarray, starts: np.ndarray, text: str, limits: np.ndarray,
+                 continuation: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Character spans (start, end, type) to token spans; a span whose ends fall inside a token is
     dropped, not stretched. The last token runs past the entity's end when a visible character lies
     between the entity's end and the next token (or the sentence's end, `limits`). A span may not
-    start or end at a ## piece either: iPhone in iPhones would take `iphone` from `iphone ##s`,
-    splitting a WordPiece word even where the segmenter has a boundary (or no say, as in Latin text)."""
+    start or end at a ## piece either (`continuation` of token indices): iPhone in iPhones would take
+    `iphone` from `iphone ##s`, splitting a WordPiece word even where the segmenter has a boundary (or
+    no say, as in Latin text)."""
     if len(starts) == 0:
         return NO_ENTITIES
     first = np.searchsorted(starts, chars[:, 0], side="left")
@@ -223,8 +225,12 @@ def _token_spans(chars: np.ndarray, starts: np.ndarray, visible: np.ndarray, lim
     begins_a_token = (first < len(starts)) & (starts[np.minimum(first, len(starts) - 1)] == chars[:, 0])
     next_start = np.where(after < len(starts), starts[np.minimum(after, len(starts) - 1)], limits)
     next_start = np.minimum(next_start, limits)
-    runs_past = np.searchsorted(visible, next_start) > np.searchsorted(visible, chars[:, 1])
-    splits_a_piece = continuation[np.minimum(first, len(starts) - 1)]
-    splits_a_piece |= (after < len(starts)) & continuation[np.minimum(after, len(starts) - 1)]
+    # A gap between an entity and the next token is rare (whitespace, mostly): looked at one by one.
+    runs_past = np.zeros(len(chars), dtype=bool)
+    gaps = np.flatnonzero(next_start > chars[:, 1])
+    runs_past[gaps] = [not text[end:limit].isspace() for end, limit in zip(chars[gaps, 1].tolist(),
+                                                                           next_start[gaps].tolist())]
+    splits_a_piece = continuation(np.minimum(first, len(starts) - 1))
+    splits_a_piece |= (after < len(starts)) & continuation(np.minimum(after, len(starts) - 1))
     kept = begins_a_token & (after > first) & ~runs_past & ~splits_a_piece
     return np.stack([first[kept], after[kept], chars[kept, 2]], axis=1).astype(np.int64)

@@ -66,6 +66,20 @@ def test_an_entity_across_a_sentence_end_is_never_matched(tools):
         tokenizer.encode(word)[0].tolist() for word in ("北京", "上海", "上海")]
 
 
+def test_an_entity_followed_by_a_visible_character_that_has_no_token_is_dropped(tools):
+    """Whitespace between an entity and the next token keeps it; a format or control character there
+    (visible to `str.strip`, dropped by the tokenizer) would make its last token run past it."""
+    segmenter, tokenizer = tools
+    lexicon = build_lexicon([("北京", "place", 1.0), ("iPhone", "product", 1.0)])
+    annotator = BatchAnnotator(segmenter, EntityMatcher(lexicon), tokenizer)
+    texts = ["我在北京 工作", "我在北京\u200b工作", "我在北京\x07工作", "买了iPhone\u3000", "买了iPhone\u200b。",
+             "北京\u3000\u200b上海"]
+    assert [annotator.annotate([text]).entities.tolist() for text in texts] == [
+        [[2, 4, 0]], [], [], [[2, 3, 1]], [], []]
+    batch = annotator.annotate(texts)
+    assert batch_sentences(annotator, texts) == sentence_by_sentence(annotator, texts) and len(batch.entities) == 2
+
+
 # Sentences that meet inside a jieba block ("." between ideographs, "..." before a letter), ASCII runs
 # that the fast backend repairs, extension ideographs, a sentence of format characters alone (no
 # tokens), Windows line ends.
