@@ -112,11 +112,12 @@ class BatchAnnotator:
         mask[kept[:, 0]] = True
         mask[np.concatenate(ends)] = True
         # Keep what lies within a kept sentence, its two ends included: sentences starts never repeat,
-        # nor do the positions after their ends, so one assignment each builds the +1/-1 steps.
-        steps = np.zeros(len(text) + 2, dtype=np.int32)
+        # nor do the positions after their ends, so one assignment each builds the +1/-1 steps. At most
+        # two sentences cover a position (one's end, the next one's start): one byte each.
+        steps = np.zeros(len(text) + 2, dtype=np.int8)
         steps[kept[:, 0]] += 1
         steps[kept[:, 1] + 1] -= 1
-        mask &= np.cumsum(steps[:-1]) > 0
+        mask &= np.cumsum(steps[:-1], dtype=np.int8) > 0
         mask[0] = True
         return mask
 

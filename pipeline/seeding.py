@@ -19,6 +19,7 @@ _MIX_MULT_L, _MIX_MULT_R = 0xCA01F9DD, 0x4973F715
 _POOL = 4
 _MASK32, _MASK64, _MASK128 = 0xFFFFFFFF, (1 << 64) - 1, (1 << 128) - 1
 _PCG_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
+_PCG_INVERSE = pow(_PCG_MULTIPLIER, -1, 1 << 128)
 _U32, _U64 = np.uint64(_MASK32), np.uint64(32)
 
 
@@ -142,34 +143,37 @@ class DocumentStreams:
     """The streams of `default_rng([seed, key]) for key in keys` (64-bit keys), drawn for many documents
     at once: each call takes the next value of each document it lists (each listed once).
 
-    Each document's first `prefetch` outputs come from one array expression at construction; later ones
-    are computed as asked. `generator(doc)` hands the same stream to code that wants a Generator."""
+    Each document's first `prefetch` outputs come from one array expression at construction (three
+    cover a first row: the target, the split's 32 bits, the swap); later ones are computed as asked.
+    `resumed(doc)` hands a stream on to code that wants a Generator."""
 
-    def __init__(self, seed: int, keys: np.ndarray, prefetch: int = 4) -> None:
+    def __init__(self, seed: int, keys: np.ndarray, prefetch: int = 3) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
         seed_words = _uint32_words(seed) if seed >= 0 else []
         if seed_words and len(seed_words) <= _POOL - 2:
             state_hi, state_lo, seq_hi, seq_lo = _seed_sequence_states(seed, keys)
             inc_hi, inc_lo = (seq_hi << np.uint64(1)) | (seq_lo >> np.uint64(63)), (seq_lo << np.uint64(1)) | np.uint64(1)
-            # pcg_setseq_128_srandom_r: one step from zero, add the initial state, one more step
-            state = _add(*_mul(*_add(inc_hi, inc_lo, state_hi, state_lo), *_split([_PCG_MULTIPLIER])), inc_hi, inc_lo)
+            # pcg_setseq_128_srandom_r steps once from zero (to the increment), adds the initial state and
+            # steps again: the seeded state is one step on from `base`, the initial state plus increment.
+            base = _add(inc_hi, inc_lo, state_hi, state_lo)
         else:  # SeedSequence pools such seeds differently: let NumPy seed them, one by one
             states = [np.random.default_rng([seed, int(key)]).bit_generator.state["state"] for key in keys.tolist()]
-            state, (inc_hi, inc_lo) = _split([s["state"] for s in states]), _split([s["inc"] for s in states])
-        self._state, self._inc = state, (inc_hi, inc_lo)
+            base = _split([((s["state"] - s["inc"]) * _PCG_INVERSE) & _MASK128 for s in states])
+            inc_hi, inc_lo = _split([s["inc"] for s in states])
+        self._base, self._inc = base, (inc_hi, inc_lo)
         self._position = np.zeros(len(keys), dtype=np.int64)
         self._has_half = np.zeros(len(keys), dtype=bool)
         self._half = np.zeros(len(keys), dtype=np.uint64)
         self._prefetch = prefetch
-        self._generator = np.random.Generator(np.random.PCG64(0))
+        self._generator: np.random.Generator | None = None  # made on first use: seeding one costs ~10 us
         self._prefetched = self._outputs(np.arange(len(keys))[:, None], np.arange(prefetch)[None, :]).ravel()
         self._prefetched_doubles = _doubles(self._prefetched)
 
     def _outputs(self, docs: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """PCG64's outputs number `positions` of `docs` (broadcast): XSL-RR of the state one step on.
-        (Integer arrays wrap around silently, as this arithmetic modulo 2**64 wants.)"""
-        a_hi, a_lo, c_hi, c_lo = (array[positions + 1] for array in _JUMPS.reach(int(positions.max(initial=0)) + 1))
-        hi, lo = _add(*_mul(a_hi, a_lo, self._state[0][docs], self._state[1][docs]),
+        """PCG64's outputs number `positions` of `docs` (broadcast): XSL-RR of the state one step on,
+        two steps from `base`. (Integer arrays wrap around silently, as arithmetic modulo 2**64 wants.)"""
+        a_hi, a_lo, c_hi, c_lo = (array[positions + 2] for array in _JUMPS.reach(int(positions.max(initial=0)) + 2))
+        hi, lo = _add(*_mul(a_hi, a_lo, self._base[0][docs], self._base[1][docs]),
                       *_mul(c_hi, c_lo, self._inc[0][docs], self._inc[1][docs]))
         value, rotation = hi ^ lo, hi >> np.uint64(58)
         return (value >> rotation) | (value << ((np.uint64(64) - rotation) & np.uint64(63)))
@@ -214,19 +218,15 @@ class DocumentStreams:
             pending = pending[(product & _U32) < (np.uint64(1 << 32) - exclusive) % exclusive]
         return values + low
 
-    def generator(self, doc: int) -> np.random.Generator:
-        """The document's stream from its start, as a Generator. One generator object serves this and
-        `resumed`, re-seeded: each one returned is valid only until the next call."""
-        return self._positioned(doc, 0, 0, 0)
-
     def resumed(self, doc: int) -> np.random.Generator:
-        """A Generator that draws what this document's stream draws next (valid until the next call)."""
-        return self._positioned(doc, int(self._position[doc]), int(self._has_half[doc]), int(self._half[doc]))
-
-    def _positioned(self, doc: int, position: int, has_half: int, half: int) -> np.random.Generator:
+        """A Generator that draws what this document's stream draws next. One generator object serves
+        every call, re-seeded: each one returned is valid only until the next call."""
+        steps = int(self._position[doc]) + 1
         inc = (int(self._inc[0][doc]) << 64) | int(self._inc[1][doc])
-        state = (int(self._state[0][doc]) << 64) | int(self._state[1][doc])
-        state = (_JUMPS.power(position) * state + _JUMPS.sum(position) * inc) & _MASK128
+        base = (int(self._base[0][doc]) << 64) | int(self._base[1][doc])
+        state = (_JUMPS.power(steps) * base + _JUMPS.sum(steps) * inc) & _MASK128
+        if self._generator is None:
+            self._generator = np.random.Generator(np.random.PCG64(0))
         self._generator.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
-                                               "has_uint32": has_half, "uinteger": half}
+                                               "has_uint32": int(self._has_half[doc]), "uinteger": int(self._half[doc])}
         return self._generator

@@ -10,9 +10,10 @@ truncated) is one range of it: planning only decides ranges and never copies tok
 assembly in `pipeline/examples.py` gathers them for a whole batch at once.
 
 `plan_batch` plans a whole batch in array operations, all documents in lockstep, one row each per
-round, drawing from each document's own stream exactly what `plan_rows` draws from its generator: the
-rows are the same, whatever the batch. The rare documents that need more (a sentence cut for length, a
-pair truncated, which draws binomials) are planned by `plan_rows` itself.
+round, drawing from each document's own stream (pipeline/seeding.py) exactly what `plan_rows` draws
+from its generator: the rows are the same, whatever the batch. A document goes on in Python, from where
+its stream stands, when its next pair is truncated (NumPy's binomial draws) or when too few documents
+are left for a round to pay; one with a sentence to cut for length is planned by `plan_rows` itself.
 """
 from __future__ import annotations
 
@@ -101,10 +102,10 @@ LOCKSTEP_MIN_DOCUMENTS = 32
 
 
 def plan_batch(
-    bounds: np.ndarray, doc_sentences: np.ndarray, word_start: np.ndarray, config: SopConfig,
-    streams: DocumentStreams,
+    bounds: np.ndarray, doc_sentences: np.ndarray, word_start: np.ndarray, config: SopConfig, seed: int,
+    keys: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows of every document of a batch, as `plan_rows` plans each with `streams.generator(doc)`:
+    """The rows of every document of a batch, as `plan_rows` plans each with `default_rng([seed, key])`:
     an (n, 5) array of `RowPlan` fields, each row's document, and the cuts made inside long sentences
     (ascending). Document d's sentences start at `bounds[doc_sentences[d] : doc_sentences[d + 1]]`."""
     max_pair_tokens = config.max_seq_len - 3
@@ -118,48 +119,52 @@ def plan_batch(
     start, end = bounds[first[singles]], bounds[last[singles]]
     plans = [np.stack([start, end, end, end, np.full_like(start, SOP_SINGLE)], axis=1)]
     row_docs = [singles]
-    slow = ((sentences == 1) & ~single) | ((sentences >= 2) & has_long)
 
-    active = np.flatnonzero((sentences >= 2) & ~has_long)
-    chunk, doc_last = first[active], last[active]
-    left = []  # (documents, chunk, target) that go on in Python: the last few, and pairs to truncate
-    while len(active) >= LOCKSTEP_MIN_DOCUMENTS:
-        target = np.full(len(active), max_pair_tokens)
-        short = streams.random(active) < config.short_seq_prob
-        target[short] = streams.integers(active[short], 2, max_pair_tokens + 1)
+    # Documents of two sentences or more, none too long, each with its stream ("lane").
+    pairs = np.flatnonzero((sentences >= 2) & ~has_long)
+    streams = DocumentStreams(seed, keys[pairs])
+    lanes = np.arange(len(pairs))
+    chunk, doc_last = first[pairs], last[pairs]
+    left = []  # (lanes, chunk, target) that go on in Python: the last few, and pairs to truncate
+    while len(lanes) >= LOCKSTEP_MIN_DOCUMENTS:
+        target = np.full(len(lanes), max_pair_tokens)
+        short = streams.random(lanes) < config.short_seq_prob
+        target[short] = streams.integers(lanes[short], 2, max_pair_tokens + 1)
         # The chunk closes at the first sentence end that reaches the target with two sentences in it and
         # two left after it; failing that, at the document's end.
         after = np.maximum(np.searchsorted(bounds, bounds[chunk] + target), chunk + 2)
         after = np.where(after <= doc_last - 2, after, doc_last)
         over = bounds[after] - bounds[chunk] > max_pair_tokens  # its pair is truncated: binomial draws
         if over.any():
-            left.append((active[over], chunk[over], target[over]))
-            active, chunk, doc_last, after = active[~over], chunk[~over], doc_last[~over], after[~over]
-        split = streams.integers(active, chunk + 1, after)
-        swapped = streams.random(active) < config.swap_prob
+            left.append((lanes[over], chunk[over], target[over]))
+            lanes, chunk, doc_last, after = lanes[~over], chunk[~over], doc_last[~over], after[~over]
+        split = streams.integers(lanes, chunk + 1, after)
+        swapped = streams.random(lanes) < config.swap_prob
         a, middle, b = bounds[chunk], bounds[split], bounds[after]
         plans.append(np.stack([np.where(swapped, middle, a), np.where(swapped, b, middle),
                                np.where(swapped, a, middle), np.where(swapped, middle, b),
                                np.where(swapped, SOP_SWAPPED, SOP_ORIGINAL)], axis=1))
-        row_docs.append(active)
+        row_docs.append(pairs[lanes])
         going = after < doc_last
-        active, chunk, doc_last = active[going], after[going], doc_last[going]
+        lanes, chunk, doc_last = lanes[going], after[going], doc_last[going]
 
     bound_list, first_list, last_list = bounds.tolist(), first.tolist(), last.tolist()
     python_rows: list[RowPlan] = []
     python_docs: list[int] = []
-    for docs, chunks, targets in [*left, (active, chunk, None)]:
-        for index, (doc, chunk_at) in enumerate(zip(docs.tolist(), chunks.tolist())):
-            rng = streams.resumed(doc)
+    for lane_group, chunks, targets in [*left, (lanes, chunk, None)]:
+        for index, (lane, chunk_at) in enumerate(zip(lane_group.tolist(), chunks.tolist())):
+            doc = int(pairs[lane])
+            rng = streams.resumed(lane)
             doc_target = _target_length(rng, config, max_pair_tokens) if targets is None else int(targets[index])
             doc_bounds = bound_list[first_list[doc] : last_list[doc] + 1]
             doc_plans = _plan_pairs(doc_bounds, chunk_at - first_list[doc], doc_target, config, rng)
             python_rows += doc_plans
             python_docs += [doc] * len(doc_plans)
     cuts: list[int] = []
+    slow = ((sentences == 1) & ~single) | ((sentences >= 2) & has_long)  # long sentences: seldom
     for doc in np.flatnonzero(slow).tolist():
         doc_plans, doc_cuts = plan_rows(bound_list[first_list[doc] : last_list[doc] + 1], word_start, config,
-                                        streams.generator(doc))
+                                        np.random.default_rng([seed, int(keys[doc])]))
         python_rows += doc_plans
         python_docs += [doc] * len(doc_plans)
         cuts += doc_cuts

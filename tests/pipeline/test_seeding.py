@@ -42,16 +42,16 @@ def test_batch_streams_draw_what_default_rng_draws(seed):
     assert draw(DocumentStreams(seed, np.array(KEYS, dtype=np.uint64)), calls) == replay(seed, KEYS, calls)
 
 
-def test_generators_replay_a_document_stream_from_its_start_or_where_it_stands():
-    streams = DocumentStreams(1234, np.array(KEYS, dtype=np.uint64))
+def test_a_resumed_generator_draws_what_the_document_stream_draws_next():
+    keys = np.array(KEYS, dtype=np.uint64)
     calls = planning_like_calls(len(KEYS))[:3] * 4  # past the prefetched outputs, a 32-bit half kept
-    draw(streams, calls)
-    for doc in (0, 3, 150):
-        expected = np.random.default_rng([1234, KEYS[doc]])
-        assert streams.generator(doc).random(5).tolist() == expected.random(5).tolist()
-        replay_of_doc = [(name, np.array([0]), tuple(a[docs_of == doc] for a in args))
-                         for name, docs_of, args in calls if doc in docs_of]
-        expected = np.random.default_rng([1234, KEYS[doc]])
-        for name, _, args in replay_of_doc:
-            getattr(expected, name)(*[int(a[0]) for a in args])
-        assert streams.resumed(doc).integers(0, 1000, 9).tolist() == expected.integers(0, 1000, 9).tolist()
+    for seed in (1234, 2**64 + 3):
+        streams = DocumentStreams(seed, keys)
+        assert streams.resumed(7).random(3).tolist() == np.random.default_rng([seed, KEYS[7]]).random(3).tolist()
+        draw(streams, calls)
+        for doc in (0, 3, 150):
+            expected = np.random.default_rng([seed, KEYS[doc]])
+            for name, docs, args in calls:
+                if doc in docs:
+                    getattr(expected, name)(*[int(a[docs == doc][0]) for a in args])
+            assert streams.resumed(doc).integers(0, 1000, 9).tolist() == expected.integers(0, 1000, 9).tolist()

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from pipeline.annotate import AnnotatedBatch
 from pipeline.config import SopConfig
 from pipeline.examples import assemble_rows
-from pipeline.seeding import DocumentStreams
+import pipeline.sop
 from pipeline.sop import plan_batch, plan_rows, split_long_sentences
 from schemas.manifest import SpecialTokens
 
@@ -153,10 +153,12 @@ def test_batch_planning_equals_planning_each_document_with_its_own_generator(doc
     bounds, doc_sentences, flags = batch_of(documents, word_start)
     config = SopConfig(max_seq_len=max_seq_len, short_seq_prob=short_seq_prob)
     keys = [int(k) for k in np.random.default_rng(seed).integers(0, 2**63, len(documents), dtype=np.int64)]
-    plan, row_doc, cuts = plan_batch(bounds, doc_sentences, flags, config,
-                                     DocumentStreams(seed, np.array(keys, dtype=np.uint64)))
-    assert (plan.tolist(), row_doc.tolist(), cuts.tolist()) == plan_each(bounds, doc_sentences, flags, config,
-                                                                          seed, keys)
+    expected = plan_each(bounds, doc_sentences, flags, config, seed, keys)
+    for lockstep_min in (1, pipeline.sop.LOCKSTEP_MIN_DOCUMENTS):  # all in array rounds; Python for few
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pipeline.sop, "LOCKSTEP_MIN_DOCUMENTS", lockstep_min)
+            plan, row_doc, cuts = plan_batch(bounds, doc_sentences, flags, config, seed, np.array(keys, np.uint64))
+        assert (plan.tolist(), row_doc.tolist(), cuts.tolist()) == expected
 
 
 def test_batch_planning_covers_truncated_pairs_and_long_sentences_on_real_lengths():
@@ -166,8 +168,7 @@ def test_batch_planning_covers_truncated_pairs_and_long_sentences_on_real_length
     bounds, doc_sentences, flags = batch_of(documents, [True, False, False])
     config = SopConfig(max_seq_len=160)
     keys = list(range(len(documents)))
-    plan, row_doc, cuts = plan_batch(bounds, doc_sentences, flags, config,
-                                     DocumentStreams(3, np.array(keys, dtype=np.uint64)))
+    plan, row_doc, cuts = plan_batch(bounds, doc_sentences, flags, config, 3, np.array(keys, dtype=np.uint64))
     expected = plan_each(bounds, doc_sentences, flags, config, 3, keys)
     assert len(cuts) > 50 and len(plan) > 500
     assert (plan.tolist(), row_doc.tolist(), cuts.tolist()) == expected
