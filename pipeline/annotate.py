@@ -83,8 +83,8 @@ class BatchAnnotator:
         doc_starts = np.cumsum([0] + [len(doc_text) + 1 for doc_text in texts])
         doc_first_span = np.searchsorted(char_bounds[:, 0], doc_starts)
         ids, starts = self.tokenizer.encode(text)
-        token_first = np.searchsorted(starts, char_bounds[:, 0])
-        token_after = np.searchsorted(starts, char_bounds[:, 1])
+        # Spans are ordered and disjoint: their bounds, laid flat, are sorted needles for one search.
+        token_first, token_after = np.searchsorted(starts, char_bounds.ravel()).reshape(-1, 2).T
         has_tokens = token_after > token_first
 
         is_word_start = self._word_start_mask(text, char_bounds, has_tokens)
@@ -163,12 +163,14 @@ class BatchAnnotator:
             return NO_ENTITIES
         sentence_of = lambda chars: np.searchsorted(char_bounds[:, 0], chars, side="right") - 1  # noqa: E731
         found_chars = _span_array(found)
-        if (sentence_of(found_chars[:, 0]) != sentence_of(found_chars[:, 1] - 1)).any():
+        sentence = sentence_of(found_chars[:, 0])
+        if (sentence != sentence_of(found_chars[:, 1] - 1)).any():
             found = self._per_sentence_entities(text, char_bounds, has_tokens, is_word_start)
             if not found:
                 return NO_ENTITIES
             found_chars = _span_array(found)
-        limits = char_bounds[sentence_of(found_chars[:, 0]), 1]
+            sentence = sentence_of(found_chars[:, 0])
+        limits = char_bounds[sentence, 1]
         return _token_spans(found_chars, starts, text, limits, lambda tokens: self.tokenizer.continuation[ids[tokens]])
 
     def _per_sentence_entities(self, text, char_bounds, has_tokens, is_word_start) -> list[tuple[int, int, int]]:
