@@ -109,31 +109,26 @@ def _doubles(outputs: np.ndarray) -> np.ndarray:
 
 class _Jumps:
     """For k steps of PCG64's LCG, `state_k = A_k * state_0 + C_k * increment`: the 128-bit constants
-    A_k = M**k and C_k = M**(k-1) + ... + 1, as uint64 halves, built up to the furthest step asked."""
+    A_k = M**k and C_k = M**(k-1) + ... + 1, as Python ints and as uint64 halves, built up to the
+    furthest step asked. The table is replaced whole when it grows: threads sharing it (a runner's
+    worker threads) never see it half built."""
 
     def __init__(self) -> None:
-        self._a: list[int] = [1]
-        self._c: list[int] = [0]
-        self.arrays = self._arrays()
+        self._table = self._build([1], [0])
 
-    def _arrays(self) -> tuple[np.ndarray, ...]:
-        return (*_split(self._a), *_split(self._c))
+    @staticmethod
+    def _build(powers: list[int], sums: list[int]) -> tuple[list[int], list[int], tuple[np.ndarray, ...]]:
+        return powers, sums, (*_split(powers), *_split(sums))
 
-    def power(self, steps: int) -> int:
-        self.reach(steps)
-        return self._a[steps]
-
-    def sum(self, steps: int) -> int:
-        self.reach(steps)
-        return self._c[steps]
-
-    def reach(self, steps: int) -> tuple[np.ndarray, ...]:
-        if steps >= len(self._a):
-            for _ in range(max(steps + 1, 2 * len(self._a)) - len(self._a)):
-                self._a.append((self._a[-1] * _PCG_MULTIPLIER) & _MASK128)
-                self._c.append((self._c[-1] * _PCG_MULTIPLIER + 1) & _MASK128)
-            self.arrays = self._arrays()
-        return self.arrays
+    def reach(self, steps: int) -> tuple[list[int], list[int], tuple[np.ndarray, ...]]:
+        table = self._table
+        if steps >= len(table[0]):
+            powers, sums = list(table[0]), list(table[1])
+            for _ in range(max(steps + 1, 2 * len(powers)) - len(powers)):
+                powers.append((powers[-1] * _PCG_MULTIPLIER) & _MASK128)
+                sums.append((sums[-1] * _PCG_MULTIPLIER + 1) & _MASK128)
+            table = self._table = self._build(powers, sums)
+        return table
 
 
 _JUMPS = _Jumps()
@@ -152,7 +147,8 @@ class DocumentStreams:
         seed_words = _uint32_words(seed) if seed >= 0 else []
         if seed_words and len(seed_words) <= _POOL - 2:
             state_hi, state_lo, seq_hi, seq_lo = _seed_sequence_states(seed, keys)
-            inc_hi, inc_lo = (seq_hi << np.uint64(1)) | (seq_lo >> np.uint64(63)), (seq_lo << np.uint64(1)) | np.uint64(1)
+            one = np.uint64(1)
+            inc_hi, inc_lo = (seq_hi << one) | (seq_lo >> np.uint64(63)), (seq_lo << one) | one
             # pcg_setseq_128_srandom_r steps once from zero (to the increment), adds the initial state and
             # steps again: the seeded state is one step on from `base`, the initial state plus increment.
             base = _add(inc_hi, inc_lo, state_hi, state_lo)
@@ -172,7 +168,8 @@ class DocumentStreams:
     def _outputs(self, docs: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """PCG64's outputs number `positions` of `docs` (broadcast): XSL-RR of the state one step on,
         two steps from `base`. (Integer arrays wrap around silently, as arithmetic modulo 2**64 wants.)"""
-        a_hi, a_lo, c_hi, c_lo = (array[positions + 2] for array in _JUMPS.reach(int(positions.max(initial=0)) + 2))
+        arrays = _JUMPS.reach(int(positions.max(initial=0)) + 2)[2]
+        a_hi, a_lo, c_hi, c_lo = (array[positions + 2] for array in arrays)
         hi, lo = _add(*_mul(a_hi, a_lo, self._base[0][docs], self._base[1][docs]),
                       *_mul(c_hi, c_lo, self._inc[0][docs], self._inc[1][docs]))
         value, rotation = hi ^ lo, hi >> np.uint64(58)
@@ -208,14 +205,20 @@ class DocumentStreams:
     def integers(self, docs: np.ndarray, low: np.ndarray | int, high: np.ndarray | int) -> np.ndarray:
         """`Generator.integers(low, high)` per document (high - low <= 2**32): Lemire's bounded draw from
         32-bit halves, with NumPy's rejection; a range of one value draws nothing."""
-        span = np.broadcast_to(np.asarray(high, dtype=np.int64) - low - 1, docs.shape)
+        span = high - low - 1
+        if np.ndim(span) == 0:
+            span = np.full(len(docs), span, dtype=np.int64)
         values = np.zeros(len(docs), dtype=np.int64)
         pending = np.flatnonzero(span)
         while len(pending):
             exclusive = span[pending].astype(np.uint64) + np.uint64(1)
             product = self._next_uint32(docs[pending]) * exclusive
             values[pending] = product >> _U64
-            pending = pending[(product & _U32) < (np.uint64(1 << 32) - exclusive) % exclusive]
+            leftover = product & _U32
+            low_leftover = leftover < exclusive  # the rejection threshold lies below `exclusive`
+            if not low_leftover.any():
+                break
+            pending = pending[low_leftover & (leftover < (np.uint64(1 << 32) - exclusive) % exclusive)]
         return values + low
 
     def resumed(self, doc: int) -> np.random.Generator:
@@ -224,7 +227,8 @@ class DocumentStreams:
         steps = int(self._position[doc]) + 1
         inc = (int(self._inc[0][doc]) << 64) | int(self._inc[1][doc])
         base = (int(self._base[0][doc]) << 64) | int(self._base[1][doc])
-        state = (_JUMPS.power(steps) * base + _JUMPS.sum(steps) * inc) & _MASK128
+        powers, sums, _ = _JUMPS.reach(steps)
+        state = (powers[steps] * base + sums[steps] * inc) & _MASK128
         if self._generator is None:
             self._generator = np.random.Generator(np.random.PCG64(0))
         self._generator.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},

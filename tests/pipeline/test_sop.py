@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pipeline.sop
 from pipeline.annotate import AnnotatedBatch
 from pipeline.config import SopConfig
 from pipeline.examples import assemble_rows
-import pipeline.sop
 from pipeline.sop import plan_batch, plan_rows, split_long_sentences
 from schemas.manifest import SpecialTokens
 
