@@ -2,7 +2,8 @@
 
 Randomness comes from (seed, doc_id) alone, so a document yields the same rows whichever worker,
 bundle or batch it lands in. Rows are planned as token ranges (pipeline/sop.py) and assembled for the
-whole batch with a few numpy gathers: no per-row or per-token Python, no per-row arrays.
+whole batch with a few numpy gathers: no per-row or per-token Python, no per-row arrays. The
+generators are those of `document_rng`, drawn for the whole batch at once (pipeline/seeding.py).
 """
 from __future__ import annotations
 
@@ -39,13 +40,15 @@ class BatchRows:
     sentences: np.ndarray
 
 
-def _rng_key(doc_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest(), "little")
+def _rng_keys(doc_ids: list[str]) -> np.ndarray:
+    """Each document's 64-bit key, the second word of its generator's seed."""
+    digests = b"".join([hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest() for doc_id in doc_ids])
+    return np.frombuffer(digests, dtype="<u8")
 
 
 def document_rng(seed: int, doc_id: str) -> np.random.Generator:
     """The document's generator; `build_rows` draws the same streams batch-wide (pipeline/seeding.py)."""
-    return np.random.default_rng([seed, _rng_key(doc_id)])
+    return np.random.default_rng([seed, int(_rng_keys([doc_id])[0])])
 
 
 # Characters annotated in one go: the batch arrays cost ~50 bytes per character at their peak, so this
@@ -70,14 +73,14 @@ def build_rows(
     docs: list[CleanDocument], annotator: BatchAnnotator, config: SopConfig, special: SpecialTokens, seed: int
 ) -> BatchRows:
     annotated = annotator.annotate([doc.text for doc in docs])
-    keys = b"".join([hashlib.blake2b(doc.doc_id.encode("utf-8"), digest_size=8).digest() for doc in docs])
+    doc_ids = [doc.doc_id for doc in docs]
     plan, row_doc, cuts = plan_batch(annotated.sentence_bounds, annotated.doc_sentences, annotated.word_start,
-                                     config, seed, np.frombuffer(keys, dtype="<u8"))  # the keys of `_rng_key`
+                                     config, seed, _rng_keys(doc_ids))
     counts = np.bincount(row_doc, minlength=len(docs))
     row_in_doc = np.arange(len(row_doc)) - np.repeat(np.cumsum(counts) - counts, counts)
-    doc_ids = pa.array([doc.doc_id for doc in docs], type=pa.string()).take(row_doc)
+    row_doc_ids = pa.array(doc_ids, type=pa.string()).take(row_doc)
     sentences = np.diff(annotated.doc_sentences)
-    return BatchRows(assemble_rows(annotated, plan, cuts, doc_ids, special), row_doc, row_in_doc, sentences)
+    return BatchRows(assemble_rows(annotated, plan, cuts, row_doc_ids, special), row_doc, row_in_doc, sentences)
 
 
 def _array(values: np.ndarray) -> pa.Array:

@@ -1,13 +1,22 @@
 import json
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from knowledge.lexicon import load_lexicons
 from knowledge.matcher import EntityMatcher
 from pipeline.annotate import BatchAnnotator
 from pipeline.config import SopConfig
-from pipeline.examples import CleanDocument, build_rows, split_by_chars
+from pipeline.examples import (
+    CleanDocument,
+    assemble_rows,
+    build_rows,
+    document_rng,
+    split_by_chars,
+)
 from pipeline.segment import create_segmenter
+from pipeline.sop import plan_rows
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import load_vocab
 
@@ -51,3 +60,23 @@ def test_batches_are_split_by_characters_keeping_order():
     parts = split_by_chars(docs, limit=10)
     assert [[d.doc_id for d in part] for part in parts] == [["0", "1"], ["2"], ["3"], ["4", "5"]]
     assert split_by_chars([], limit=10) == []
+
+
+def test_each_document_is_planned_with_its_own_generator(annotator_and_special, wudao_sample_dir):
+    """The batch-wide planning draws, for each document, what `document_rng(seed, doc_id)` draws."""
+    annotator, special = annotator_and_special
+    records = json.loads((wudao_sample_dir / "part-0000.json").read_text())[:120]
+    docs = [CleanDocument(r["uniqueKey"], "part-0000", r["content"]) for r in records if r["content"].strip()]
+    config = SopConfig(max_seq_len=96)  # long sentences cut, pairs truncated, several rows a document
+    built = build_rows(docs, annotator, config, special, seed=77)
+    annotated = annotator.annotate([doc.text for doc in docs])
+    plans, cuts, doc_ids = [], [], []
+    for index, doc in enumerate(docs):
+        rows, doc_cuts = plan_rows(annotated.document_bounds(index).tolist(), annotated.word_start, config,
+                                   document_rng(77, doc.doc_id))
+        plans += rows
+        cuts += doc_cuts
+        doc_ids += [doc.doc_id] * len(rows)
+    expected = assemble_rows(annotated, np.array(plans), np.array(cuts, dtype=np.int64), pa.array(doc_ids), special)
+    assert len(cuts) > 0 and built.batch.num_rows > len(docs)
+    assert built.batch.equals(expected)
