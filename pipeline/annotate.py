@@ -111,13 +111,15 @@ class BatchAnnotator:
             ends = [self._sentence_word_ends(text, kept)]
         mask[kept[:, 0]] = True
         mask[np.concatenate(ends)] = True
-        # Keep what lies within a kept sentence, its two ends included: sentences starts never repeat,
-        # nor do the positions after their ends, so one assignment each builds the +1/-1 steps. At most
-        # two sentences cover a position (one's end, the next one's start): one byte each.
-        steps = np.zeros(len(text) + 2, dtype=np.int8)
-        steps[kept[:, 0]] += 1
-        steps[kept[:, 1] + 1] -= 1
-        mask &= np.cumsum(steps[:-1], dtype=np.int8) > 0
+        if len(kept) < len(char_bounds):
+            # Keep what lies within a kept sentence, its two ends included (word ends of a piece lie within
+            # its sentences, so there is nothing to drop when every sentence is kept): sentence starts
+            # never repeat, nor do the positions after their ends, so one assignment each builds the
+            # +1/-1 steps. At most two sentences cover a position (one's end, the next one's start).
+            steps = np.zeros(len(text) + 2, dtype=np.int8)
+            steps[kept[:, 0]] += 1
+            steps[kept[:, 1] + 1] -= 1
+            mask &= np.cumsum(steps[:-1], dtype=np.int8) > 0
         mask[0] = True
         return mask
 
