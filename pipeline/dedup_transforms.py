@@ -115,10 +115,13 @@ class DropNearDuplicates(beam.DoFn):
     def __init__(self, ledger_text: bool) -> None:
         self._ledger_text = ledger_text
 
-    def process(self, docs: list[CleanDocument], duplicates: dict):
-        kept = []
+    def process(self, docs: list[CleanDocument], duplicates: list[dict]):
+        """`duplicates`: the one {duplicate node: kept node} dict, or none when no document has a near
+        duplicate."""
+        representatives = duplicates[0] if duplicates else {}
+        kept = CleanBatch()
         for doc in docs:
-            representative = duplicates.get(_node(doc))
+            representative = representatives.get(_node(doc))
             if representative is None:
                 kept.append(doc)
                 continue
@@ -133,7 +136,8 @@ class DropNearDuplicates(beam.DoFn):
 class NearDeduplicateBatches(beam.PTransform):
     """Batches (lists) of CleanDocuments in; a dict out: "kept" batches, "rejected" near-duplicates
     (detail = the kept doc_id) and "cluster_sizes" (one {cluster size: clusters} element, for the
-    report). `buckets` (see `pipeline.dedup.bucket_count`) never changes the result."""
+    report; none when no document has a near duplicate). `buckets` (see `pipeline.dedup.bucket_count`)
+    never changes the result."""
 
     def __init__(self, config: DedupConfig, ledger_text: bool = False, buckets: int = MIN_BUCKETS) -> None:
         super().__init__()
@@ -153,10 +157,11 @@ class NearDeduplicateBatches(beam.PTransform):
                                          shared=beam.pvalue.AsList(shared))
             | "group_candidates" >> beam.GroupByKey()
             | "link_buckets" >> beam.ParDo(LinkBucket(self._config))
-            | "connected_components" >> beam.CombineGlobally(ConnectedComponents())
+            # no default value for an empty input: it would take three more ParDos and a stage
+            | "connected_components" >> beam.CombineGlobally(ConnectedComponents()).without_defaults()
         )
         result = batches | "drop_near_duplicates" >> beam.ParDo(
-            DropNearDuplicates(self._ledger_text), duplicates=beam.pvalue.AsSingleton(duplicates),
+            DropNearDuplicates(self._ledger_text), duplicates=beam.pvalue.AsList(duplicates),
         ).with_output_types(CleanBatch).with_outputs(REJECTED, main="kept")
         sizes = duplicates | "cluster_sizes" >> beam.Map(cluster_sizes)
         return {"kept": result.kept, REJECTED: result[REJECTED], "cluster_sizes": sizes}

@@ -9,7 +9,7 @@ per-document lists.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 # Document length bins in characters: log-spaced, so app blurbs and long articles both stay visible.
 LENGTH_EDGES = (0, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 500_000)
@@ -24,6 +24,14 @@ def length_bin(length: int) -> int:
         if length >= LENGTH_EDGES[index]:
             return index
     return 0
+
+
+def length_histogram(lengths: Iterable[int]) -> list[int]:
+    """Documents per length bin, for lengths in characters."""
+    bins = [0] * len(LENGTH_EDGES)
+    for length in lengths:
+        bins[length_bin(length)] += 1
+    return bins
 
 
 def bin_labels() -> list[str]:

@@ -32,11 +32,11 @@ from pipeline.clean import clean_documents
 from pipeline.config import PrepareConfig
 from pipeline.dedup import MIN_BUCKETS, digest_bucket, kept_of_duplicates, text_digest
 from pipeline.dedup_transforms import NearDeduplicateBatches
-from pipeline.report_transforms import CorpusReport
 from pipeline.documents import Document, Rejection
 from pipeline.examples import CleanDocument, batch_stats, build_rows, split_by_chars
 from pipeline.progress import ReportProgress
 from pipeline.readers import InputFormat, parse_file
+from pipeline.report import LENGTH_EDGES, REPORT_NAME, length_histogram, render_report
 from pipeline.segment import create_segmenter, read_user_dict
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import parse_vocab
@@ -47,6 +47,10 @@ from schemas.shard import PARQUET_WRITE_OPTIONS, SHARD_SCHEMA, shard_file_name
 
 REJECTED = "rejected"
 STATS = "stats"
+# Stats keys "report.length.read.03" and the like: documents per length bin before and after cleaning
+# and dedup, for report.html; they ride with the other stats (one global sum), not into the manifest.
+_LENGTH_STAT = "report.length"
+READ, KEPT = "read", "kept"
 LEDGER_DIR = "rejects"
 # Shards and ledger files are written here and published by WriteManifest, so an interrupted run leaves
 # nothing under shards/ that a reader could mistake for a finished set.
@@ -97,11 +101,11 @@ def _reject(rejection: Rejection) -> beam.pvalue.TaggedOutput:
     return beam.pvalue.TaggedOutput(REJECTED, rejection)
 
 
-def _batched(records, size: int):
-    """Documents in lists of `size`, each Rejection to the ledger as it comes; returns how many records
-    it took. Streams: nothing is held beyond one batch."""
+def _batched(records, size: int, batch_type: type[list]):
+    """Documents in lists (of `batch_type`) of `size`, each Rejection to the ledger as it comes; returns
+    how many records it took. Streams: nothing is held beyond one batch."""
     count = 0
-    batch = []
+    batch = batch_type()
     for record in records:
         count += 1
         if isinstance(record, Rejection):
@@ -110,7 +114,7 @@ def _batched(records, size: int):
         batch.append(record)
         if len(batch) == size:
             yield batch
-            batch = []
+            batch = batch_type()
     if batch:
         yield batch
     return count
@@ -128,7 +132,7 @@ class ReadFiles(beam.DoFn):
     def process(self, path: str):
         data, broken = beam_io.read_all(path)
         fmt = InputFormat.detect(path) if self._format == "auto" else InputFormat(self._format)
-        records = yield from _batched(parse_file(data, path, fmt, self._text_field), self._batch_size)
+        records = yield from _batched(parse_file(data, path, fmt, self._text_field), self._batch_size, DocumentBatch)
         if broken:
             records += 1  # the record cut off by the break counts as read, and is ledgered
             yield _reject(Rejection(f"{path}#truncated", path, "truncated_stream", broken))
@@ -142,10 +146,13 @@ class CleanDocuments(beam.DoFn):
     def __init__(self, config: PrepareConfig) -> None:
         self._config = config.clean
         self._ledger_text = config.ledger_text
+        self._report = config.report
 
     def process(self, docs: list[Document]):
+        if self._report:  # its input is every document read
+            yield beam.pvalue.TaggedOutput(STATS, _length_stats(READ, docs))
         results = clean_documents([(doc.title, doc.text) for doc in docs], self._config)
-        kept = []
+        kept = CleanBatch()
         for doc, (text, reason) in zip(docs, results):
             if reason:
                 yield _reject(Rejection(doc.doc_id, doc.source, reason, text=doc.text if self._ledger_text else ""))
@@ -164,9 +171,9 @@ class KeyByText(beam.DoFn):
         self._buckets = buckets
 
     def process(self, docs: list[CleanDocument]):
-        parts: dict[int, list] = {}
+        parts: dict[int, CleanBatch] = {}
         for doc in docs:
-            parts.setdefault(digest_bucket(text_digest(doc.text), self._buckets), []).append(doc)
+            parts.setdefault(digest_bucket(text_digest(doc.text), self._buckets), CleanBatch()).append(doc)
         yield from parts.items()
 
 
@@ -180,7 +187,7 @@ class KeepFirstOfDuplicates(beam.DoFn):
 
     def process(self, element):
         _, parts = element
-        yield from _batched(self._verdicts(parts), self._batch_size)
+        yield from _batched(self._verdicts(parts), self._batch_size, CleanBatch)
 
     def _verdicts(self, parts):
         """Each document of the bucket, or its Rejection."""
@@ -229,6 +236,8 @@ class BuildExamples(beam.DoFn):
         self._tools = self._shared.acquire(lambda: _Tools(self._config, self._plan))
 
     def process(self, batch: list[CleanDocument]):
+        if self._config.report:  # its input is every document kept by cleaning and dedup
+            yield beam.pvalue.TaggedOutput(STATS, _length_stats(KEPT, batch))
         for docs in split_by_chars(batch):
             yield from self._process(docs)
 
@@ -301,6 +310,13 @@ class WriteLedger(beam.DoFn):
         yield Counter(r.reason for r in ordered)
 
 
+def _summed(counters) -> dict[str, int]:
+    total: Counter = Counter()
+    for counter in counters:
+        total.update(counter)
+    return {key: int(value) for key, value in sorted(total.items())}
+
+
 class SumCounters(beam.CombineFn):
     def create_accumulator(self) -> Counter:
         return Counter()
@@ -316,16 +332,29 @@ class SumCounters(beam.CombineFn):
         return total
 
     def extract_output(self, accumulator: Counter) -> dict[str, int]:
-        return {key: int(value) for key, value in sorted(accumulator.items())}
+        return _summed([accumulator])
+
+
+def _length_stats(kind: str, docs) -> Counter:
+    histogram = length_histogram(len(doc.text) for doc in docs)
+    return Counter({f"{_LENGTH_STAT}.{kind}.{index:02d}": count for index, count in enumerate(histogram) if count})
 
 
 class WriteManifest(beam.DoFn):
-    """Runs once, after every shard and ledger file exists: the manifest is the completion marker."""
+    """Runs once, after every shard and ledger file exists: writes report.html (when asked), then the
+    manifest, which is the completion marker. One step for both: they read the same aggregates, and
+    each step of its own is a fixed cost on every worker."""
 
     def __init__(self, config: PrepareConfig, plan: OutputPlan, vocab: VocabInfo, special) -> None:
         self._config, self._plan, self._vocab, self._special = config, plan, vocab, special
 
-    def process(self, _, shards, stats, rejected):
+    def process(self, _, shards, stats, rejected, clusters):
+        """`stats`: the one sum of the stats, `rejected`: one count by reason per ledger file (a list,
+        not a combine: a combine is three more ParDos and two stages, each a fixed cost on every
+        worker), `clusters`: the one {cluster size: clusters} dict, none without near duplicates."""
+        stats, rejected = (stats[0] if stats else {}), _summed(rejected)
+        if self._config.report:
+            self._write_report(rejected, stats, clusters[0] if clusters else {})
         shard_infos = sorted((s["shard"] for s in shards), key=lambda s: s.file)
         kept = sum(s["documents"] for s in shards)
         documents = DocumentAccounting(read=stats.get("records_read", 0), kept=kept, rejected=rejected)
@@ -338,7 +367,7 @@ class WriteManifest(beam.DoFn):
             entity_types=list(self._plan.entity_types),
             shards=shard_infos,
             documents=documents,
-            stats={k: v for k, v in stats.items() if k != "records_read"},
+            stats={k: v for k, v in stats.items() if k != "records_read" and not k.startswith(_LENGTH_STAT)},
             lexicons=[dict(entry) for entry in self._plan.lexicon_provenance],
         )
         summary = {
@@ -356,6 +385,13 @@ class WriteManifest(beam.DoFn):
         beam_io.write_atomically(_join(root, SUMMARY_NAME), _dumps(summary).encode("utf-8"))
         beam_io.write_atomically(_join(root, MANIFEST_NAME), manifest.to_json().encode("utf-8"))
         yield manifest.to_json()
+
+    def _write_report(self, rejected: dict[str, int], stats: dict[str, int], clusters: dict[int, int]) -> None:
+        before, after = ([stats.get(f"{_LENGTH_STAT}.{kind}.{index:02d}", 0) for index in range(len(LENGTH_EDGES))]
+                         for kind in (READ, KEPT))
+        documents = {"read": sum(before), "kept": sum(after), "rejected": sum(rejected.values())}
+        page = render_report(documents, rejected, before, after, clusters)
+        beam_io.write_atomically(_join(self._plan.output_dir, REPORT_NAME), page.encode("utf-8"))
 
 
 def _dumps(data) -> str:
@@ -381,7 +417,7 @@ class PrepareCorpus(beam.PTransform):
                 REJECTED, STATS, main="documents")
         )
         cleaned = read.documents | "clean" >> beam.ParDo(CleanDocuments(config)).with_output_types(
-            CleanBatch).with_outputs(REJECTED, main="kept")
+            CleanBatch).with_outputs(REJECTED, STATS, main="kept")
         unique = (
             cleaned.kept
             | "key_by_text" >> beam.ParDo(KeyByText(plan.dedup_buckets)).with_output_types(Tuple[int, CleanBatch])
@@ -395,11 +431,13 @@ class PrepareCorpus(beam.PTransform):
         _ = batches | "progress_segment" >> beam.ParDo(ReportProgress("segment", _batch_progress))
         built = batches | "build_examples" >> beam.ParDo(BuildExamples(config, plan)).with_outputs(
             REJECTED, STATS, main="rows")
-        # reshuffle=False (here and for the triggers): a handful of elements need no stage of their own
-        # to spread them
-        placeholders = [(i, None) for i in range(plan.num_shards)]
+        # One placeholder per shard index, so every shard and ledger file is written, even empty; the
+        # first also starts the manifest. reshuffle=False: a handful of elements need no stage of their
+        # own to spread them.
+        placeholders = pbegin | "every_shard" >> beam.Create(
+            [(i, None) for i in range(plan.num_shards)], reshuffle=False)
         shards = (
-            (built.rows, pbegin | "every_shard" >> beam.Create(placeholders, reshuffle=False))
+            (built.rows, placeholders)
             | "merge_shard_rows" >> beam.Flatten()
             | "group_by_shard" >> beam.GroupByKey()
             | "write_shards" >> beam.ParDo(WriteShard(plan))
@@ -410,29 +448,27 @@ class PrepareCorpus(beam.PTransform):
             | "key_rejection" >> beam.Map(lambda r: (_bucket(r, plan.num_shards), r))
         )
         ledger_counts = (
-            (rejected, pbegin | "every_ledger_file" >> beam.Create(placeholders, reshuffle=False))
+            (rejected, placeholders)
             | "merge_ledger" >> beam.Flatten()
             | "group_ledger" >> beam.GroupByKey()
             | "write_ledger" >> beam.ParDo(WriteLedger(plan))
-            # one counter per ledger file, so never empty: no default-value branch needed
-            | "count_rejections" >> beam.CombineGlobally(SumCounters()).without_defaults()
         )
-        if config.report:
-            _ = {"read": read.documents, "kept": near["kept"], "rejected": ledger_counts,
-                 "cluster_sizes": near["cluster_sizes"]} | "report" >> CorpusReport(plan.output_dir)
         stats = (
-            (read[STATS], built[STATS])
+            (read[STATS], cleaned[STATS], built[STATS])
             | "all_stats" >> beam.Flatten()
-            | "sum_stats" >> beam.CombineGlobally(SumCounters())
+            # a combine, not a list: there is a counter per batch. No default value for an empty input
+            # (there is none when no file matched): it would take three more ParDos and a stage.
+            | "sum_stats" >> beam.CombineGlobally(SumCounters()).without_defaults()
         )
         return (
-            pbegin
-            | "manifest_trigger" >> beam.Create([None], reshuffle=False)
+            placeholders
+            | "manifest_trigger" >> beam.Filter(lambda placeholder: placeholder[0] == 0)
             | "write_manifest" >> beam.ParDo(
                 WriteManifest(config, plan, self._vocab, self._special),
                 shards=beam.pvalue.AsList(shards),
-                stats=beam.pvalue.AsSingleton(stats),
-                rejected=beam.pvalue.AsSingleton(ledger_counts),
+                stats=beam.pvalue.AsList(stats),
+                rejected=beam.pvalue.AsList(ledger_counts),
+                clusters=beam.pvalue.AsList(near["cluster_sizes"]),
             )
         )
 

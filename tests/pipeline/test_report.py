@@ -1,6 +1,7 @@
 """report.html: one offline file with the rejection counts, length histograms and cluster sizes."""
 from __future__ import annotations
 
+import json
 import re
 from xml.etree import ElementTree
 
@@ -41,3 +42,11 @@ def test_prepare_writes_the_report_next_to_the_manifest(prepared_sample):
     page = (prepared_sample / REPORT_NAME).read_text(encoding="utf-8")
     assert page.count("<svg ") == 3
     assert "Near-duplicate clusters" in page
+    manifest = json.loads((prepared_sample / "manifest.json").read_text(encoding="utf-8"))
+    documents = manifest["documents"]
+    # the length bins travel with the run's stats but stay out of the manifest
+    assert not [key for key in manifest["stats"] if key.startswith("report.")]
+    rejected_records = sum(documents["rejected"].get(r, 0) for r in ("malformed_json", "missing_text",
+                                                                     "text_not_string"))
+    read_documents = documents["read"] - rejected_records  # records that parsed into documents
+    assert f"<tr><td>read</td><td>{read_documents}</td></tr>" in page
