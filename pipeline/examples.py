@@ -92,9 +92,11 @@ def _array(values: np.ndarray) -> pa.Array:
     return pa.array(values, type=pa.from_numpy_dtype(values.dtype))
 
 
-def _list_column(lengths: np.ndarray, values: np.ndarray) -> pa.Array:
-    offsets = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))).astype(np.int32)
-    return pa.ListArray.from_arrays(_array(offsets), _array(values))
+def _offsets(lengths: np.ndarray) -> pa.Array:
+    """List offsets for lists of these lengths, shared by the columns of the same lists."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return _array(offsets)
 
 
 def assemble_rows(
@@ -148,13 +150,14 @@ def assemble_rows(
     shifts = np.repeat(shift, counts)
     row_entities = counts.reshape(-1, 2).sum(axis=1)
 
+    token_offsets, entity_offsets = _offsets(row_lengths), _offsets(row_entities)
     columns = [
-        _list_column(row_lengths, input_ids),
+        pa.ListArray.from_arrays(token_offsets, _array(input_ids)),
         _array(len_a.astype(np.uint16)),
-        _list_column(row_lengths, row_word_start),
-        _list_column(row_entities, (entities[chosen, 0] + shifts).astype(np.uint16)),
-        _list_column(row_entities, (entities[chosen, 1] + shifts).astype(np.uint16)),
-        _list_column(row_entities, entities[chosen, 2].astype(np.uint16)),
+        pa.ListArray.from_arrays(token_offsets, _array(row_word_start)),
+        pa.ListArray.from_arrays(entity_offsets, _array((entities[chosen, 0] + shifts).astype(np.uint16))),
+        pa.ListArray.from_arrays(entity_offsets, _array((entities[chosen, 1] + shifts).astype(np.uint16))),
+        pa.ListArray.from_arrays(entity_offsets, _array(entities[chosen, 2].astype(np.uint16))),
         _array(labels.astype(np.int8)),
         doc_ids,
     ]

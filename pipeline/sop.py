@@ -161,7 +161,7 @@ def plan_batch(
             python_rows += doc_plans
             python_docs += [doc] * len(doc_plans)
     cuts: list[int] = []
-    slow = ((sentences == 1) & ~single) | ((sentences >= 2) & has_long)  # long sentences: seldom
+    slow = ((sentences == 1) & ~single) | ((sentences >= 2) & has_long)  # a sentence over budget: seldom
     for doc in np.flatnonzero(slow).tolist():
         doc_plans, doc_cuts = plan_rows(bound_list[first_list[doc] : last_list[doc] + 1], word_start, config,
                                         np.random.default_rng([seed, int(keys[doc])]))
