@@ -9,6 +9,7 @@ per-document lists.
 from __future__ import annotations
 
 import html
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 
 # Document length bins in characters: log-spaced, so app blurbs and long articles both stay visible.
@@ -20,10 +21,7 @@ _FONT = 'font-family="sans-serif" font-size="12"'
 
 def length_bin(length: int) -> int:
     """Index of the bin `length` falls in; the last bin is open-ended."""
-    for index in range(len(LENGTH_EDGES) - 1, -1, -1):
-        if length >= LENGTH_EDGES[index]:
-            return index
-    return 0
+    return max(0, bisect_right(LENGTH_EDGES, length) - 1)
 
 
 def length_histogram(lengths: Iterable[int]) -> list[int]:
