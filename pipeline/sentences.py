@@ -61,8 +61,3 @@ def _sentence_ends(codes: np.ndarray) -> np.ndarray:
     ends = np.where(takes_closers, run_ends[next_run], run_ends)
     return ends[ending | between | (run_class == _NEWLINE)]
 
-
-def visible_positions(text: str) -> np.ndarray:
-    """Offsets of the characters `str.strip` keeps (not `isspace`), ascending."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return np.flatnonzero(~_SPACE[np.minimum(codes, len(_SPACE) - 1)])
