@@ -24,7 +24,6 @@ average is printed with each figure: on a shared machine, wall figures are only 
 from __future__ import annotations
 
 import argparse
-import gc
 import glob
 import hashlib
 import io
@@ -117,7 +116,6 @@ def _tools(args):
     vocab = load_vocab(args.vocab)
     matcher = EntityMatcher(lexicon)
     annotator = BatchAnnotator(segmenter, matcher, BertChineseTokenizer(vocab, config.lowercase))
-    gc.freeze()  # as the pipeline's workers do once their tools are built (pipeline/transforms.py `_Tools`)
     _warm_up(args, config, vocab, annotator)
     return config, vocab, annotator
 
