@@ -1,7 +1,7 @@
 """Training-step throughput and MFU: our MegatronBERT against transformers' eager MegatronBertForPreTraining.
 
-    python bench/train_speed.py --config 1.3b --batch 16 --compile      # one GPU, bf16 autocast
-    python bench/train_speed.py --config tiny --batch 8 --steps 5       # runs on a CPU too (fp32)
+    python -m bench.train_speed --config 1.3b --batch 16 --compile      # one GPU, bf16 autocast
+    python -m bench.train_speed --config tiny --batch 8 --steps 5       # runs on a CPU too (fp32)
 
 Both models get the same weights, the same batch (seq 512, ~15% masked) and the same optimiser
 (AdamW, fused on CUDA); a step is forward, backward and optimiser step. MFU counts the same model
