@@ -62,7 +62,8 @@ def test_two_processes_on_cpu_run_steps_and_save_a_loadable_checkpoint(shard_dir
         f"train(TrainConfig(data_dir={str(shard_dir)!r}, out_dir={str(tmp_path)!r}, model='tiny', eval_shards=1, "
         f"micro_batch_size=8, max_steps=3, log_every=1, progress=False, eval_every=3, eval_batches=2, fsdp={fsdp}))"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    # No GPU even on a GPU machine: with one, each rank would take cuda:<local rank>, and rank 1 has none.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--no-python",
                sys.executable, "-c", script]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
