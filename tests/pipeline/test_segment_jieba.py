@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -105,16 +106,35 @@ def test_unknown_backend_is_a_user_error():
 def test_cut_lengths_are_the_lengths_of_cut_on_batch_sized_texts(wudao_docs, hmm):
     fast = _fast(hmm)
     texts = ["\n".join(wudao_docs[first : first + 300]) for first in range(0, len(wudao_docs), 300)]
-    texts += [TRICKY * 3, "", "㐀中文c++和AT&T.5%"]
+    texts += [TRICKY * 3, "", "㐀中文c++和AT&T.5%", "中文" + "x" * 300 + "-1" + TRICKY * 3]
+    native = TRICKY.translate(dict.fromkeys(map(ord, "㐀𠀀鿖")))  # rjieba's own cut, then the repairs
+    texts += [native * 60, "中文" + "x" * 300 + "-1" + native * 60, " " * 300 + "中文" * 1000 + "$(3.5)"]
     assert [fast.cut_lengths(text).tolist() for text in texts] == [list(map(len, fast.cut(text))) for text in texts]
     reference = _reference(hmm)
     assert reference.cut_lengths(texts[-1]).tolist() == list(map(len, reference.cut(texts[-1])))
 
 
 def test_the_array_check_for_extension_ideographs_agrees_with_the_regex_at_every_range_edge():
-    from pipeline.segment_jieba import _FOREIGN_CODES, _FOREIGN_HAN, _holds_foreign_han
+    from pipeline.segment_jieba import _FOREIGN_CODES, _FOREIGN_HAN, _code_points, _holds_foreign_han
 
     edges = [code + step for low, high in _FOREIGN_CODES for code in (low, high) for step in (-1, 0, 1)]
-    for code in edges + [0x4E00, 0x10FFFF]:
+    for code in edges + [0x4E00, 0x10FFFF, 0, 0xD800]:
         text = f"中文{chr(code)}x" * 3
-        assert _holds_foreign_han(text) == (_FOREIGN_HAN.search(text) is not None), hex(code)
+        assert _holds_foreign_han(_code_points(text)) == (_FOREIGN_HAN.search(text) is not None), hex(code)
+
+
+def test_word_lengths_are_int64_for_words_of_any_length():
+    from pipeline.segment_jieba import word_lengths
+
+    for words in (["中文", "a", "\U00020000"], ["x" * 255, "中"], ["y" * 256, "中"], ["z" * 70000], []):
+        lengths = word_lengths(words)
+        assert lengths.dtype == np.int64 and lengths.tolist() == list(map(len, words))
+
+
+def test_the_words_holding_a_symbol_are_those_with_one_of_jiebas_seven_and_no_other_punctuation():
+    from pipeline.segment_jieba import _code_points, _words_holding_symbols
+
+    words = ["a", "+", "b$", "c#d", "'(", "e&", "f.", "_g", "%", "-", ",*)", "中", "h..", "ＡＢ．"]
+    ends = np.cumsum([len(word) for word in words])
+    holding = _words_holding_symbols(_code_points("".join(words)), ends).tolist()
+    assert holding == [index for index, word in enumerate(words) if set(word) & set("+#&._%-")]
