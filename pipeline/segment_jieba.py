@@ -45,7 +45,10 @@ _FOREIGN_BMP = tuple((np.uint32(low), high - low) for low, high in _FOREIGN_CODE
 _RUN_SYMBOL = np.zeros(0x60, dtype=bool)  # looked up for U+0023-U+002E and U+005F only
 _RUN_SYMBOL[[ord(c) for c in "+#&._%-"]] = True
 _SKIP_WHOLE = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?")  # jieba finalseg's re_skip
-_SKIP_SPLIT = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
+# A word of `_ASCII_WORD` that `_SKIP_WHOLE` does not match (one call), and its pieces under
+# `re_skip.split`: between two matches lie only characters where none starts, i.e. symbols.
+_SPLIT_BY_SKIP = re.compile(r"(?![a-zA-Z0-9]+(?:\.\d+)?%?\Z)[a-zA-Z0-9+#&._%\-]{2,}")
+_SKIP_PIECES = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?|[^a-zA-Z0-9]+")
 # rjieba's word blocks once `_cut` has taken the extension ideographs out: jieba's `re_han_default`.
 _BLOCK = re.compile(r"[\u4e00-\u9fffa-zA-Z0-9+#&._%\-]+")
 _BLOCK_CHAR = re.compile(r"[\u4e00-\u9fffa-zA-Z0-9+#&._%\-]")
@@ -124,13 +127,15 @@ class FastJiebaSegmenter:
         replaced = self._ascii_repairs(text, words, lengths, codes) if self.hmm else []
         if not replaced:
             return lengths
+        indices = np.array([index for index, _ in replaced])
+        sizes = np.array([len(pieces) for _, pieces in replaced])
         counts = np.ones(len(lengths), dtype=np.int64)
-        indices = [index for index, _ in replaced]
-        counts[indices] = [len(pieces) for _, pieces in replaced]
+        counts[indices] = sizes
         out = np.repeat(lengths, counts)
-        slots = (np.cumsum(counts) - counts)[indices]
-        split = np.repeat(slots - (np.cumsum(counts[indices]) - counts[indices]), counts[indices])
-        out[split + np.arange(len(split))] = [len(piece) for _, pieces in replaced for piece in pieces]
+        firsts = np.cumsum(sizes) - sizes  # each repaired word's first piece among all the pieces
+        slots = indices + firsts - np.arange(len(sizes))  # ... and among the words of `out`
+        out[np.repeat(slots - firsts, sizes) + np.arange(int(sizes.sum()))] = [
+            len(piece) for _, pieces in replaced for piece in pieces]
         return out
 
     def _cut_block(self, text: str, hmm: bool) -> list[str]:
@@ -169,10 +174,9 @@ class FastJiebaSegmenter:
         replaced = []
         for index in indices:
             word = words[index]
-            if len(word) > 1 and _ASCII_WORD.fullmatch(word) and not _SKIP_WHOLE.fullmatch(word):
-                start = int(ends[index]) - len(word)
-                if word not in self._ambiguous or not self._is_route_word(text, start, word):
-                    replaced.append((index, [piece for piece in _SKIP_SPLIT.split(word) if piece]))
+            if _SPLIT_BY_SKIP.fullmatch(word) and (
+                    word not in self._ambiguous or not self._is_route_word(text, int(ends[index]) - len(word), word)):
+                replaced.append((index, _SKIP_PIECES.findall(word)))
         return replaced
 
     def _is_route_word(self, text: str, start: int, word: str) -> bool:
