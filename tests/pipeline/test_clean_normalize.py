@@ -9,7 +9,7 @@ import pytest
 
 import opencc
 from pipeline.clean import (
-    ALL_STEPS, T2S_PHRASE_TRIGGERS, _normalize, clean_documents, clean_text, normalize_text, probe,
+    ALL_STEPS, T2S_PHRASE_TRIGGERS, T2S_PHRASES, _normalize, _t2s_chars, clean_documents, clean_text, normalize_text, probe,
 )
 from pipeline.clean_rules import parse_boilerplate_rules, remove_pii, split_rule_lines
 from pipeline.config import CleanConfig
@@ -77,6 +77,40 @@ def test_phrase_triggers_cover_every_phrase_opencc_changes():
         if key != value and len(key) == len(value):
             missing |= {k for k, v in zip(key, value) if k != v and convert(k) == k}
     assert missing <= set(T2S_PHRASE_TRIGGERS)
+
+
+def test_a_text_whose_only_changing_characters_are_triggers_changes_only_through_a_listed_phrase():
+    """Re-derives T2S_PHRASES: every dictionary entry OpenCC t2s changes whose characters change nowhere
+    else (triggers aside) holds one of them, so a text without any of them converts to itself."""
+    tool = Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict"
+    share = tool.parent.parent / "share" / "opencc"
+    if not tool.exists() or not (share / "TSPhrases.ocd2").exists():
+        pytest.skip("this opencc build ships no opencc_dict tool to dump its dictionaries")
+    assert json.loads((share / "t2s.json").read_text())["conversion_chain"][0]["dict"]["dicts"] == [
+        {"type": "ocd2", "file": "TSPhrases.ocd2"},
+        {"type": "ocd2", "file": "TSCharactersExt.ocd2", "may_output_tofu": True},
+        {"type": "ocd2", "file": "TSCharacters.ocd2"},
+    ]
+    others = _t2s_chars() - set(T2S_PHRASE_TRIGGERS)
+    convert = opencc.OpenCC("t2s").convert
+    uncovered = []
+    for name in ("TSPhrases.ocd2", "TSCharactersExt.ocd2", "TSCharacters.ocd2"):
+        dumped = subprocess.run([str(tool), "-i", str(share / name), "-o", "/dev/stdout", "-f", "ocd2", "-t", "text"],
+                                capture_output=True, text=True, check=True).stdout
+        for line in dumped.splitlines():
+            key = line.split("\t")[0]
+            if others.isdisjoint(key) and convert(key) != key and not any(p in key for p in T2S_PHRASES):
+                uncovered.append(key)
+    assert uncovered == []
+    assert set("".join(T2S_PHRASES)) & set(T2S_PHRASE_TRIGGERS) == set("坏藉覆沈瞭甦衹哩")
+    assert convert("他说什么也不肯反覆思量，沈默了") == "他说什么也不肯反复思量，沉默了"
+
+
+def test_opencc_runs_on_trigger_only_texts_exactly_when_a_phrase_is_there():
+    for text in ("他说什么也不肯", "反覆思量", "沈\u200b默", "沈<b>默</b>", "深http://x.cn沈", "覆盖面"):
+        need = int(probe([text])[0])
+        for pii in ("keep", "replace", "drop"):
+            assert _normalize(text, True, pii, need) == _normalize(text, True, pii, ALL_STEPS), (text, pii)
 
 
 def test_pii_is_replaced_by_default_dropped_or_kept_on_request():
