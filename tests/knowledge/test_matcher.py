@@ -130,3 +130,15 @@ def test_a_two_character_match_that_splits_a_word_lets_an_entry_start_at_its_sec
     matcher = EntityMatcher(lexicon_of(("中国", "a"), ("国人民", "b")))
     assert matcher.find("中国人民", {0, 1, 4}) == [(1, 4, 1)]  # segmented 中 | 国人民
     assert matcher.find("中国人民", {0, 3, 4}) == []  # 中国 and 国人民 both split a word
+
+
+def test_a_lexicon_of_more_than_16383_characters_matches_as_a_small_one():
+    # past 16,383 distinct characters the automaton's encoding takes four bytes a character
+    chars = [chr(c) for c in range(0x4E00, 0x4E00 + 17000)]
+    entries = [(a + b, "x") for a, b in zip(chars[::2], chars[1::2])] + [("上海市长", "y"), ("𠀀中", "y")]
+    lexicon = lexicon_of(*entries)
+    matcher = EntityMatcher(lexicon)
+    text = "a𠀀中" + "".join(chars[100:140]) + "他是上海市长" + "".join(chars[301:341])
+    assert matcher.find(text) == reference_spans(lexicon, text)
+    cuts = set(range(0, len(text) + 1, 3)) | {len(text)}
+    assert matcher.find(text, cuts) == reference_spans(lexicon, text, cuts)
