@@ -140,5 +140,5 @@ def test_a_lexicon_of_more_than_16383_characters_matches_as_a_small_one():
     matcher = EntityMatcher(lexicon)
     text = "a𠀀中" + "".join(chars[100:140]) + "他是上海市长" + "".join(chars[301:341])
     assert matcher.find(text) == reference_spans(lexicon, text)
-    cuts = set(range(0, len(text) + 1, 3)) | {len(text)}
+    cuts = set(range(1, len(text), 2)) | {0, len(text)}
     assert matcher.find(text, cuts) == reference_spans(lexicon, text, cuts)
