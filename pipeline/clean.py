@@ -277,7 +277,11 @@ def clean_documents(items: Sequence[tuple[str, str]], config: CleanConfig) -> li
             bodies.append("")
             early.append("too_long")
             continue
-        body = _normalize(text, config.to_simplified, config.pii, need)
+        # Markup is all _normalize could change in a text that `probe` finds nothing in (most of WuDao's).
+        if need or "<" in text or "&" in text:
+            body = _normalize(text, config.to_simplified, config.pii, need)
+        else:
+            body = text
         if title:
             head = _normalize(title, config.to_simplified, config.pii, title_need)
             if head and not body.startswith(head):
