@@ -214,7 +214,7 @@ def _holds_foreign_han(codes: np.ndarray) -> bool:
 
 def word_lengths(words: list[str]) -> np.ndarray:
     """`len` of each word as int64. A bytearray collects lengths under 256 at ~21 ns a word,
-    `np.fromiter` takes ~32: on a million words a batch, that is a tenth of the segmenter's overhead."""
+    `np.fromiter` takes ~32: 11 ms of the 70 ms the sample's million words cost around rjieba."""
     try:
         return np.frombuffer(bytearray(map(len, words)), dtype=np.uint8).astype(np.int64)
     except ValueError:  # a word of 256 characters or more: a long ASCII or space run

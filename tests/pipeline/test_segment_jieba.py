@@ -115,7 +115,12 @@ def test_cut_lengths_are_the_lengths_of_cut_on_batch_sized_texts(wudao_docs, hmm
 
 
 def test_the_array_check_for_extension_ideographs_agrees_with_the_regex_at_every_range_edge():
-    from pipeline.segment_jieba import _FOREIGN_CODES, _FOREIGN_HAN, _code_points, _holds_foreign_han
+    from pipeline.segment_jieba import (
+        _FOREIGN_CODES,
+        _FOREIGN_HAN,
+        _code_points,
+        _holds_foreign_han,
+    )
 
     edges = [code + step for low, high in _FOREIGN_CODES for code in (low, high) for step in (-1, 0, 1)]
     for code in edges + [0x4E00, 0x10FFFF, 0, 0xD800]:
