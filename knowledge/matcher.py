@@ -70,6 +70,7 @@ class EntityMatcher:
             matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
             implementation=ahocorasick_rs.Implementation.ContiguousNFA,
         ) if len(table) else None
+        self._key_types = np.frombuffer(self._key_type, dtype=np.uint16)  # a view, now that the keys are in
 
     def _encoded(self, keys: Iterator[str]) -> Iterator[bytes]:
         """The keys in the automaton's encoding, a chunk at a time."""
@@ -81,14 +82,14 @@ class EntityMatcher:
     def _encode(self, text: str) -> bytes:
         return self._code[np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)].tobytes()
 
-    def _scan(self, encoded: bytes) -> tuple[list[int], list[int], list[int]] | None:
-        """The automaton's leftmost-longest matches as columns key, start, end (in characters), or None."""
+    def _scan(self, encoded: bytes) -> np.ndarray | None:
+        """The automaton's leftmost-longest matches as rows (key, start, end) in characters, or None."""
         matches = self._automaton.find_matches_as_indexes(encoded)
         if not matches:
             return None
         flat = np.fromiter(chain.from_iterable(matches), dtype=np.int64, count=3 * len(matches)).reshape(-1, 3)
         flat[:, 1:] >>= self._shift
-        return flat.T.tolist()
+        return flat
 
     def _is_trigger(self, table: SurfaceTable, i: int) -> bool:
         """Whether the short entry in row `i` is the trigger of long entries: the table is sorted, so
@@ -122,49 +123,77 @@ class EntityMatcher:
             yield trigger
 
     def find(self, text: str, boundaries: Collection[int] | None = None) -> list[Span]:
-        """Spans in text order; with `boundaries`, both ends of each span must be in it."""
+        """Spans in text order; with `boundaries`, both ends of each span must be in it.
+
+        Most matches are a plain entry with a boundary at both ends, taken as they are: numpy finds
+        them, and Python settles the others, each with those after it that a span it took reaches into
+        (a span taken from inside a match may end past the next match's start)."""
         if self._automaton is None or not text:
             return []
         encoded = self._encode(text)
-        columns = self._scan(encoded)
-        if columns is None:
+        matches = self._scan(encoded)
+        if matches is None:
             return []
-        plain, key_type = self._plain, self._key_type
-        matches = zip(*columns)
+        keys, starts, ends = matches.T
         if boundaries is None:
-            if max(columns[0]) < plain:
-                return [(start, end, key_type[i]) for i, start, end in matches]
-            return self._resolve(text, encoded, matches)
+            if keys.max() < self._plain:
+                return list(zip(starts.tolist(), ends.tolist(), self._key_types[keys].tolist()))
+            return self._resolve(text, encoded, zip(*matches.T.tolist()))
+        flags = _flags(boundaries, len(text))
+        taken = (keys < self._plain) & flags[starts] & flags[ends]
+        settle = np.flatnonzero(~taken).tolist()
         spans: list[Span] = []
-        append, search = spans.append, self._search
-        position = 0  # end of the last span taken
-        for i, start, end in matches:
-            if start >= position:
-                if i < plain:
-                    # Only a boundary inside the match can start or end another entry: a two-character
-                    # match, the most common, has one place to look.
-                    if start not in boundaries:
-                        if end - start > 2 or start + 1 in boundaries:
-                            position = search(text, encoded, start + 1, end, boundaries, spans)
-                    elif end in boundaries:
-                        append((start, end, key_type[i]))
-                        position = end
-                    elif end - start > 2 or start + 1 in boundaries:  # the longest entry here splits a word
-                        position = search(text, encoded, start, end, boundaries, spans, end - 1)
+        if settle:
+            key_list, start_list, end_list = matches.T.tolist()
+            position = 0  # end of the last span settling took: a match taken as it is ends before the next
+            after = 0  # the first match not settled yet
+            for k in settle:
+                if k < after:
                     continue
-                found = self._trigger(text, start, end, i)
-                if found is None:  # only an entry shorter than the trigger can start here
-                    position = search(text, encoded, start, end, boundaries, spans, end - 1)
-                elif start not in boundaries:
-                    position = search(text, encoded, start, end, boundaries, spans)
-                elif found[1] in boundaries:
-                    append(found)
-                    position = found[1]
-                else:
-                    position = search(text, encoded, start, end, boundaries, spans, found[1] - 1)
-            elif end > position:
-                position = search(text, encoded, position, end, boundaries, spans)
-        return spans
+                position = self._settle(text, encoded, boundaries, spans, key_list[k], start_list[k], end_list[k], position)
+                after = k + 1
+                while after < len(start_list) and start_list[after] < position:
+                    taken[after] = False
+                    position = self._settle(text, encoded, boundaries, spans, key_list[after], start_list[after],
+                                            end_list[after], position)
+                    after += 1
+        rows = np.flatnonzero(taken)
+        found = np.stack([starts[rows], ends[rows], self._key_types[keys[rows]]], axis=1)
+        if spans:
+            found = np.concatenate([found, np.array(spans, dtype=np.int64)])
+            found = found[np.argsort(found[:, 0], kind="stable")]
+        return list(zip(*found.T.tolist()))
+
+    def _settle(self, text: str, encoded: bytes, boundaries: Collection[int], spans: list[Span],
+                i: int, start: int, end: int, position: int) -> int:
+        """Appends the spans that match `i` at text[start:end] yields where the last span taken ended at
+        `position`; returns where the last span taken ends now."""
+        search = self._search
+        if start >= position:
+            if i < self._plain:
+                # Only a boundary inside the match can start or end another entry: a two-character
+                # match, the most common, has one place to look.
+                if start not in boundaries:
+                    if end - start > 2 or start + 1 in boundaries:
+                        return search(text, encoded, start + 1, end, boundaries, spans)
+                elif end in boundaries:
+                    spans.append((start, end, self._key_type[i]))
+                    return end
+                elif end - start > 2 or start + 1 in boundaries:  # the longest entry here splits a word
+                    return search(text, encoded, start, end, boundaries, spans, end - 1)
+                return position
+            found = self._trigger(text, start, end, i)
+            if found is None:  # only an entry shorter than the trigger can start here
+                return search(text, encoded, start, end, boundaries, spans, end - 1)
+            if start not in boundaries:
+                return search(text, encoded, start, end, boundaries, spans)
+            if found[1] in boundaries:
+                spans.append(found)
+                return found[1]
+            return search(text, encoded, start, end, boundaries, spans, found[1] - 1)
+        if end > position:
+            return search(text, encoded, position, end, boundaries, spans)
+        return position
 
     def _resolve(self, text: str, encoded: bytes, matches: Iterator[tuple[int, int, int]]) -> list[Span]:
         """`find` without boundaries for a text where a trigger matched."""
@@ -295,3 +324,15 @@ def _alphabet_codes(table: SurfaceTable) -> np.ndarray:
     by_code_point = np.full(0x110000, encoded[0], dtype=encoded.dtype.newbyteorder("<"))
     by_code_point[sorted(map(ord, chars))] = encoded[1:]
     return by_code_point
+
+
+def _flags(boundaries: Collection[int], length: int) -> np.ndarray:
+    """Per position 0..length, whether it is in `boundaries`. A bytes object whose `in` reads the flag
+    byte at a position (the pipeline's word starts) is those flags already."""
+    if isinstance(boundaries, bytes) and type(boundaries).__contains__ is bytes.__getitem__ \
+            and bytes.__len__(boundaries) > length:
+        return np.frombuffer(boundaries, dtype=np.uint8, count=length + 1) != 0
+    positions = np.fromiter(boundaries, dtype=np.int64)
+    flags = np.zeros(length + 1, dtype=bool)
+    flags[positions[(positions >= 0) & (positions <= length)]] = True
+    return flags
