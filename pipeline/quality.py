@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import numpy as np
 
 from pipeline.config import CleanConfig
 
 OTHER, SPACE, NEWLINE, CJK, DIGIT, LETTER, SYMBOL, END, PUNCT = range(9)
-_CLASSES = 16  # 2**4: a class fits below a text's index in _class_counts
+_CLASSES = 16
 # Sentence ends of Chinese and of WuDao's academic abstracts, which often end sentences with ASCII ".".
 _SENTENCE_END = "。！？!?；;….．"
 # Gopher's bullet test, widened to the list markers of Chinese pages (一、 (1) ① ...).
@@ -83,16 +83,7 @@ class _Batch:
         return sums
 
     def class_count(self, kind: int) -> np.ndarray:
-        return self._class_counts[:, kind]
-
-    @cached_property
-    def _class_counts(self) -> np.ndarray:
-        """Every class's count in every text: one bincount of (text, class) pairs, each the text's
-        index (from the top bits of _doc_high; a batch has far fewer than 2**28 texts) times _CLASSES
-        plus the class."""
-        pairs = self._doc_high >> np.uint32(32 - self._doc_bits - 4)
-        pairs |= self.classes
-        return np.bincount(pairs, minlength=self.size * _CLASSES)[: self.size * _CLASSES].reshape(self.size, _CLASSES)
+        return self.per_text(self.classes == kind, self.lengths)
 
     def sentence_pieces(self) -> np.ndarray:
         """Runs of text between sentence ends or newlines, per document."""
