@@ -23,7 +23,14 @@ _URL_TAIL = ".,;:!?)]'"
 # Every URL holds one of these, and lies inside one run of printable ASCII (4 characters at least): the
 # gate spares most texts the pattern, and the runs spare it the Chinese in between, where its many
 # branches would be tried at every character. \b at a run's edge sees what it saw in the whole text.
-_URL_HINT = re.compile(r"//|www\.|\.(?:com|cn|net|org|edu|gov|info|top|xyz|cc|io)", re.ASCII | re.IGNORECASE)
+# Written as "//", "www." or a dot before a top-level domain, case-blind; spelled out as below, it starts
+# with a character set, which the regex engine scans for in C: twice as fast on Chinese text.
+_URL_HINT = re.compile(
+    r"[./wW](?:(?<=/)/|(?<=[wW])[wW]{2}\.|(?<=\.)(?:"
+    + "|".join("".join(f"[{c}{c.upper()}]" for c in tld)
+               for tld in ("com", "cn", "net", "org", "edu", "gov", "info", "top", "xyz", "cc", "io"))
+    + "))"
+)
 _ASCII_RUN = re.compile(r"[!-~]{4,}")
 # NFKC keeps full-width punctuation (clean._PROTECTED), so "ｗｗｗ．ｂａｉｄｕ．ｃｏｍ" arrives as
 # "www．baidu．com": the URL patterns read a copy with these folded, one character for one.

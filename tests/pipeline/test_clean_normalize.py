@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import opencc
 from pipeline.clean import (
     ALL_STEPS, T2S_PHRASE_TRIGGERS, T2S_PHRASES, _normalize, _t2s_chars, clean_documents, clean_text, normalize_text, probe,
 )
-from pipeline.clean_rules import parse_boilerplate_rules, remove_pii, split_rule_lines
+from pipeline.clean_rules import _URL_HINT, parse_boilerplate_rules, remove_pii, split_rule_lines
 from pipeline.config import CleanConfig
 from schemas.errors import UserInputError
 
@@ -222,3 +225,10 @@ def test_repeated_lines_are_dropped_after_their_first_occurrence():
     assert split_rule_lines(text, CleanConfig()) == ("", "duplicate_lines")
     long_text = "\n".join(["第一段讲背景。", "第二段讲方法。", "第三段讲结果。", "第四段讲讨论。", "第一段讲背景。"])
     assert split_rule_lines(long_text, CleanConfig())[0] == "\n".join(long_text.split("\n")[:4])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="./wWcCoOmMnNiIfFtTpPxXyYzZeEdDgGrRvV中a1 ", max_size=12))
+def test_the_url_hint_finds_what_the_plain_case_blind_pattern_finds(text):
+    plain = re.compile(r"//|www\.|\.(?:com|cn|net|org|edu|gov|info|top|xyz|cc|io)", re.ASCII | re.IGNORECASE)
+    assert bool(_URL_HINT.search(text)) == bool(plain.search(text))
