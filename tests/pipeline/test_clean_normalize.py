@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import opencc
 from pipeline.clean import (
-    ALL_STEPS, T2S_PHRASE_TRIGGERS, T2S_PHRASES, _normalize, _t2s_chars, clean_documents, clean_text, normalize_text, probe,
+    ALL_STEPS, T2S_PHRASE_TRIGGERS, T2S_PHRASES, _T2S_PHRASE, _normalize, _t2s_chars, clean_documents, clean_text, normalize_text, probe,
 )
 from pipeline.clean_rules import _URL_HINT, parse_boilerplate_rules, remove_pii, split_rule_lines
 from pipeline.config import CleanConfig
@@ -232,3 +232,9 @@ def test_repeated_lines_are_dropped_after_their_first_occurrence():
 def test_the_url_hint_finds_what_the_plain_case_blind_pattern_finds(text):
     plain = re.compile(r"//|www\.|\.(?:com|cn|net|org|edu|gov|info|top|xyz|cc|io)", re.ASCII | re.IGNORECASE)
     assert bool(_URL_HINT.search(text)) == bool(plain.search(text))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="".join(sorted(set("".join(T2S_PHRASES)))) + "的了a", max_size=8))
+def test_the_phrase_search_finds_what_the_plain_alternation_finds(text):
+    assert bool(_T2S_PHRASE.search(text)) == bool(re.compile("|".join(T2S_PHRASES)).search(text))
