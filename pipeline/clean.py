@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -92,6 +93,15 @@ T2S_PHRASE = 128
 # bits are reduced), moved to T2S_PHRASE in the result.
 _PHONE_RUN = 128
 _TRIGGER = PHONE
+# The table's high byte: what a pattern looks for in two neighbours, as a bit for the first (lead) and
+# the next bit up for the second, so `bits[i] & (bits[i + 1] >> 1)` keeps a lead bit where both hold.
+# What _URL_HINT looks for ("//", "www.", ".com"): a dot or slash before an ASCII letter or a slash, a
+# "w" before a dot (full-width dots and slashes count: clean_rules reads them as ASCII), where a character
+# that NFKC changes, or an invisible one (it goes, and its neighbours meet), may stand for either side.
+# And spacing that normalize_whitespace would change: a space before a space or newline, a newline
+# before a space.
+_URL_LEAD, _URL_NEXT, _W_LEAD, _W_NEXT = 1 << 8, 1 << 9, 1 << 10, 1 << 11
+_SPACE_LEAD, _SPACE_NEXT, _NEWLINE_LEAD, _NEWLINE_NEXT = 1 << 12, 1 << 13, 1 << 14, 1 << 15
 _ODD_SPACE_CHARS = "\t\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" \
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
@@ -131,7 +141,7 @@ def _t2s_chars() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _probe_table() -> np.ndarray:
     """Per code point, the costly steps it calls for; built once per process (~0.3 s)."""
-    table = np.zeros(0x110000, dtype=np.uint8)
+    table = np.zeros(0x110000, dtype=np.uint16)
     nfkc, t2s = _nfkc_changing(), _t2s_chars()
     table[nfkc] |= NFKC
     table[[ord(c) for c in t2s - set(T2S_PHRASE_TRIGGERS)]] |= T2S
@@ -145,7 +155,13 @@ def _probe_table() -> np.ndarray:
     table[[ord("@"), ord("＠")] + [c for c in nfkc if "@" in unicodedata.normalize("NFKC", chr(c))]] |= EMAIL
     table[ord(" "): ord("~") + 1] |= _PHONE_RUN
     table[[ord(c) for c in PHONE_SEPARATORS + "．／："]] |= _PHONE_RUN  # and what a dropped URL may hold
-    table[(table & (NFKC | INVISIBLE)) != 0] |= _PHONE_RUN
+    table[(table & (NFKC | INVISIBLE)) != 0] |= _PHONE_RUN | _URL_LEAD | _URL_NEXT | _W_LEAD | _W_NEXT
+    table[[ord(c) for c in "./．／"]] |= _URL_LEAD
+    table[[ord(c) for c in "/／" + string.ascii_letters]] |= _URL_NEXT
+    table[[ord("w"), ord("W")]] |= _W_LEAD
+    table[[ord("."), ord("．")]] |= _W_NEXT
+    table[ord(" ")] |= _SPACE_LEAD | _SPACE_NEXT | _NEWLINE_NEXT
+    table[ord("\n")] |= _NEWLINE_LEAD | _SPACE_NEXT
     return table
 
 
@@ -161,25 +177,19 @@ def probe(texts: Sequence[str]) -> np.ndarray:
     bits = np.take(_probe_table(), codes)  # take: twice as fast as fancy indexing on a large table
     ends = np.cumsum(lengths)[filled] - 1
     starts = ends - lengths[filled] + 1
-    # What _URL_HINT looks for ("//", "www.", ".com") as pairs of neighbours in one text: a dot or slash
-    # before an ASCII letter (c | 32 folds A-Z onto a-z) or a slash, a "w" before a dot. A character that
-    # NFKC changes, or an invisible one (it goes, and its neighbours meet), may stand for either side.
-    wild = (bits & (NFKC | INVISIBLE)).astype(bool)
-    dot = (codes == ord(".")) | (codes == ord("．"))  # clean_rules reads full-width ones as ASCII
-    slash = (codes == ord("/")) | (codes == ord("／"))
-    url_hint = np.zeros(codes.size, dtype=bool)
-    url_hint[:-1] = (dot[:-1] | slash[:-1] | wild[:-1]) & (((codes[1:] | 32) - ord("a") < 26) | slash[1:] | wild[1:])
-    url_hint[:-1] |= (((codes[:-1] | 32) == ord("w")) | wild[:-1]) & (dot[1:] | wild[1:])
-    url_hint[ends] = False
-    bits[url_hint] |= URL
+    pairs = np.zeros(codes.size, dtype=np.uint16)
+    pairs[:-1] = bits[1:] >> 1
+    pairs &= bits
+    pairs[ends] = 0  # a pair across two texts
+    low = bits.astype(np.uint8)
+    low |= ((pairs & (_URL_LEAD | _W_LEAD)) != 0).view(np.uint8) * np.uint8(URL)
     # Spacing that normalize_whitespace would change: "  ", " \n", "\n ", "\n\n\n", or space at an end.
-    space, newline = codes == ord(" "), codes == ord("\n")
-    uneven = np.zeros(codes.size, dtype=bool)
-    uneven[:-1] = (space[:-1] & (space[1:] | newline[1:])) | (newline[:-1] & space[1:])
-    uneven[:-2] |= newline[:-2] & newline[1:-1] & newline[2:]
-    uneven[starts] |= space[starts] | newline[starts]
-    uneven[ends] |= space[ends] | newline[ends]
-    bits[uneven] |= ODD_SPACE
+    uneven = (pairs & (_SPACE_LEAD | _NEWLINE_LEAD)) != 0
+    uneven[:-2] |= (bits[:-2] & bits[1:-1] & bits[2:] & _NEWLINE_LEAD) != 0
+    uneven[starts] |= (bits[starts] & (_SPACE_LEAD | _NEWLINE_LEAD)) != 0
+    uneven[ends] |= (bits[ends] & (_SPACE_LEAD | _NEWLINE_LEAD)) != 0
+    low |= uneven.view(np.uint8) * np.uint8(ODD_SPACE)
+    bits = low
     found = np.bitwise_or.reduceat(bits, starts)
     phrase = (found & (T2S | _TRIGGER)) == _TRIGGER
     found &= ALL_STEPS & ~_TRIGGER
