@@ -121,18 +121,15 @@ def _boilerplate_matcher(extra: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{rule})" for rule in (*default_boilerplate_rules(), *extra)))
 
 
-def is_boilerplate(line: str, config: CleanConfig) -> bool:
-    return (len(line) <= config.boilerplate_max_line_chars
-            and _boilerplate_matcher(config.boilerplate_rules).fullmatch(line) is not None)
-
-
 def split_rule_lines(text: str, config: CleanConfig) -> tuple[str, str | None]:
     """Drops boilerplate lines and later repeats of a line; rejects a page made mostly of repeats.
 
     The duplicate-line shares are Gopher's (MassiveText) page rule, measured before the repeats go.
     """
+    # Boilerplate is a short line that a rule matches whole; matcher and limit looked up once a text.
+    limit, matcher = config.boilerplate_max_line_chars, _boilerplate_matcher(config.boilerplate_rules)
     if "\n" not in text:
-        return ("", "boilerplate") if text and is_boilerplate(text, config) else (text, None)
+        return ("", "boilerplate") if text and len(text) <= limit and matcher.fullmatch(text) else (text, None)
     lines = text.split("\n")
     seen: set[str] = set()
     kept: list[str] = []
@@ -149,7 +146,7 @@ def split_rule_lines(text: str, config: CleanConfig) -> tuple[str, str | None]:
             if config.remove_repeated_lines:
                 continue
         seen.add(line)
-        if is_boilerplate(line, config):
+        if len(line) <= limit and matcher.fullmatch(line):
             dropped += 1
             continue
         kept.append(line)
