@@ -200,7 +200,11 @@ def probe(texts: Sequence[str]) -> np.ndarray:
     weight = (codes - ord("0") < 10).view(np.uint8) + (bits & NFKC) * np.uint8(3)
     many = np.add.reduceat(weight, starts, dtype=np.int32) >= 10  # every phone pattern has ten digits
     if many.any():
-        many &= _ten_digit_runs(weight, bits, starts, ends)
+        # The runs of those texts alone (a quarter of WuDao's), laid end to end.
+        inside = np.repeat(many, lengths[filled])
+        kept = lengths[filled][many]
+        kept_ends = np.cumsum(kept) - 1
+        many[many] = _ten_digit_runs(weight[inside], bits[inside], kept_ends - kept + 1, kept_ends)
         needs[np.flatnonzero(filled)[many]] |= PHONE
     return needs
 
