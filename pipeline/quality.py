@@ -98,8 +98,8 @@ class _Batch:
 
     def ngram_keys(self, n: int, docs: np.ndarray | None = None) -> np.ndarray:
         """Sorted 32-bit keys of every n-gram that lies inside one text (of the texts `docs` marks, all
-        by default), grouped by text (each text holds ngram_counts(n) of them). 32 bits sort twice as fast as 64, and a within-text collision
-        (1 in 2**22 per pair at batch 1024) only nudges a share."""
+        by default), grouped by text (each text holds ngram_counts(n) of them). 32 bits sort twice as
+        fast as 64, and a within-text collision (1 in 2**22 per pair at batch 1024) only nudges a share."""
         keys = self._all_keys(n)
         if keys.size == 0:
             return keys

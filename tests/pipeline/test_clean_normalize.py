@@ -6,15 +6,29 @@ import re
 import subprocess
 from pathlib import Path
 
+import opencc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import opencc
 from pipeline.clean import (
-    ALL_STEPS, T2S_PHRASE_TRIGGERS, T2S_PHRASES, _T2S_PHRASE, _normalize, _t2s_chars, clean_documents, clean_text, normalize_text, probe,
+    _T2S_PHRASE,
+    ALL_STEPS,
+    T2S_PHRASE_TRIGGERS,
+    T2S_PHRASES,
+    _normalize,
+    _t2s_chars,
+    clean_documents,
+    clean_text,
+    normalize_text,
+    probe,
 )
-from pipeline.clean_rules import _URL_HINT, parse_boilerplate_rules, remove_pii, split_rule_lines
+from pipeline.clean_rules import (
+    _URL_HINT,
+    parse_boilerplate_rules,
+    remove_pii,
+    split_rule_lines,
+)
 from pipeline.config import CleanConfig
 from schemas.errors import UserInputError
 
