@@ -3,8 +3,8 @@
 The rules are C4's and Gopher's (MassiveText) page rules restated over characters, since Chinese has no
 spaces to count words by; the thresholds and their sources sit next to each field of CleanConfig.
 All statistics of a batch come from a handful of numpy passes over the batch's concatenated code
-points (one class lookup, a reduceat per figure, one sort per n-gram size), never from per-character
-Python.
+points (one class lookup, a reduceat per figure, one sort of the duplicate-rule n-grams, and a
+bincount that spares all but a few texts the top-n-gram rule's sort), never from per-character Python.
 """
 from __future__ import annotations
 
