@@ -40,6 +40,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Collection, Iterator
 from itertools import chain, islice
+from typing import Self
 
 import ahocorasick_rs
 import numpy as np
@@ -49,6 +50,24 @@ from knowledge.lexicon import Lexicon, SurfaceTable
 Span = tuple[int, int, int]  # (start char, end char exclusive, type index)
 HEAD_CHARS = 4  # the automaton holds 2.9M states of 7.7M; with 5 it would hold 4.3M
 _NONE = 0xFFFF
+
+
+class BoundaryFlags(bytes):
+    """Word boundaries as one flag byte per character position, for `find`: its numpy pass reads them
+    as they are, and its Python resolution asks `in` (`bytes.__getitem__`, a C call, ~10 times per
+    entity) and iterates them in order, without a Python set of every boundary of a batch. Positions
+    outside [0, len] are never asked."""
+
+    __contains__ = bytes.__getitem__
+
+    def __new__(cls, flags: np.ndarray) -> Self:
+        return super().__new__(cls, flags.view(np.uint8).tobytes())
+
+    def __iter__(self):
+        return iter(np.flatnonzero(np.frombuffer(self, dtype=np.uint8)).tolist())
+
+    def __len__(self) -> int:
+        return bytes.count(self, 1)
 
 
 class EntityMatcher:
@@ -327,10 +346,8 @@ def _alphabet_codes(table: SurfaceTable) -> np.ndarray:
 
 
 def _flags(boundaries: Collection[int], length: int) -> np.ndarray:
-    """Per position 0..length, whether it is in `boundaries`. A bytes object whose `in` reads the flag
-    byte at a position (the pipeline's word starts) is those flags already."""
-    if isinstance(boundaries, bytes) and type(boundaries).__contains__ is bytes.__getitem__ \
-            and bytes.__len__(boundaries) > length:
+    """Per position 0..length, whether it is in `boundaries`."""
+    if isinstance(boundaries, BoundaryFlags) and bytes.__len__(boundaries) > length:
         return np.frombuffer(boundaries, dtype=np.uint8, count=length + 1) != 0
     positions = np.fromiter(boundaries, dtype=np.int64)
     flags = np.zeros(length + 1, dtype=bool)

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Self, cast
+from typing import cast
 
 import numpy as np
 
-from knowledge.matcher import EntityMatcher
+from knowledge.matcher import BoundaryFlags, EntityMatcher
 from pipeline.segment import (
     BLOCK_BACKENDS,
     BlockSegmenter,
@@ -50,23 +50,6 @@ class AnnotatedBatch:
 
     def sentence_count(self, doc: int) -> int:
         return int(self.doc_sentences[doc + 1] - self.doc_sentences[doc])
-
-
-class _Positions(bytes):
-    """Character positions as one flag byte each: what the matcher asks (`in`, sorted iteration)
-    without a Python set of every word boundary of the batch. `in` is `bytes.__getitem__`, a C call
-    (the matcher asks ~10 times per entity); positions outside [0, len] are never asked."""
-
-    __contains__ = bytes.__getitem__
-
-    def __new__(cls, flags: np.ndarray) -> Self:
-        return super().__new__(cls, flags.view(np.uint8).tobytes())
-
-    def __iter__(self):
-        return iter(np.flatnonzero(np.frombuffer(self, dtype=np.uint8)).tolist())
-
-    def __len__(self) -> int:
-        return bytes.count(self, 1)
 
 
 @dataclass
@@ -160,7 +143,7 @@ class BatchAnnotator:
         return ends
 
     def _entities(self, text, char_bounds, has_tokens, is_word_start, starts, ids) -> np.ndarray:
-        found = self.matcher.find(text, _Positions(is_word_start))
+        found = self.matcher.find(text, BoundaryFlags(is_word_start))
         if not found:
             return NO_ENTITIES
         sentence_of = lambda chars: np.searchsorted(char_bounds[:, 0], chars, side="right") - 1  # noqa: E731
