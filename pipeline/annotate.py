@@ -21,6 +21,7 @@ from typing import cast
 import numpy as np
 
 from knowledge.matcher import BoundaryFlags, EntityMatcher
+from pipeline.arrays import code_points
 from pipeline.segment import (
     BLOCK_BACKENDS,
     BlockSegmenter,
@@ -185,7 +186,7 @@ def _block_pieces(text: str, char_bounds: np.ndarray) -> np.ndarray:
     whitespace between and block characters on both sides (an ASCII "." between ideographs ends a
     sentence but is a block character itself)."""
     starts, ends = char_bounds[:, 0], char_bounds[:, 1]
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = code_points(text)
     meets = starts[1:] == ends[:-1]
     inside_block = meets & is_block_char(codes[ends[:-1] - 1]) & is_block_char(codes[starts[1:]])
     first = np.flatnonzero(np.concatenate(([True], inside_block)))

@@ -8,3 +8,9 @@ def ragged_range(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """concatenate([arange(s, s + n) for s, n in zip(starts, lengths)]) without the Python loop."""
     out_starts = np.cumsum(lengths) - lengths
     return np.repeat(starts - out_starts, lengths) + np.arange(int(lengths.sum()))
+
+
+def code_points(text: str) -> np.ndarray:
+    """The text's code points, one uint32 each, so character offsets index them. Lone surrogates pass
+    as themselves (readers reject them; a stage never raises on one)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)

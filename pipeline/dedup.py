@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from pipeline.arrays import code_points
 from pipeline.config import DedupConfig
 
 _P = np.uint64(1_000_003)
@@ -48,7 +49,7 @@ def shingle_hashes(texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray
     A text shorter than k is one shingle (itself). Built by a few vectorised passes over the batch.
     """
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    codes = code_points("".join(texts)).astype(np.uint64)
     total = codes.size
     counts = np.maximum(lengths - k + 1, 0)
     if total >= k:

@@ -16,6 +16,8 @@ from itertools import pairwise
 
 import numpy as np
 
+from pipeline.arrays import code_points
+
 _NUM, _LETTER, _NO_WORD = "**Num", "**Letter", "**noWord"
 _LENGTHS = (6, 5, 4, 3, 2)  # pkuseg's range(wordMax, wordMin - 1, -1): the order of its word features
 _BITS = 13  # bits per character code when codes are packed into one int64 key
@@ -110,11 +112,7 @@ class _SpanHasher:
     def texts(self, texts: Sequence[str]) -> np.ndarray:
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         ends = np.cumsum(lengths)
-        return self.spans(_codepoints("".join(texts)).astype(np.uint64), ends - lengths, ends)
-
-
-def _codepoints(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        return self.spans(code_points("".join(texts)).astype(np.uint64), ends - lengths, ends)
 
 
 class PkusegInference:
@@ -342,7 +340,7 @@ class PkusegInference:
         """pkuseg's `_cut`, then its post-pass, of each fragment (no whitespace, no user word)."""
         if not fragments:
             return []
-        padded = self._code_of[_codepoints("\0" * 6 + "\0\0".join(fragments) + "\0" * 6)]
+        padded = self._code_of[code_points("\0" * 6 + "\0\0".join(fragments) + "\0" * 6)]
         lengths = np.fromiter(map(len, fragments), dtype=np.int64, count=len(fragments))
         ends = np.cumsum(lengths)
         starts = ends - lengths
@@ -376,7 +374,7 @@ class PkusegInference:
         fragment_end = np.repeat(np.append(first_word[1:], n_words), words_per_fragment)
         first, run = np.nonzero(np.arange(n_words)[:, None] + _RUNS <= fragment_end[:, None])
         run = _RUNS[run]
-        hashes = self._hasher.spans(_codepoints(text).astype(np.uint64), cuts[first], cuts[first + run]).view(np.int64)
+        hashes = self._hasher.spans(code_points(text).astype(np.uint64), cuts[first], cuts[first + run]).view(np.int64)
         suspect = (self._dictionary_hashes[hashes] == 1) | (hashes == _EMPTY)  # _EMPTY is never stored
         first, run = first[suspect], run[suspect]
         fragment = np.searchsorted(first_word, first, side="right") - 1

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from pipeline.arrays import code_points
 from pipeline.config import CleanConfig
 
 OTHER, SPACE, NEWLINE, CJK, DIGIT, LETTER, SYMBOL, END, PUNCT = range(9)
@@ -65,7 +66,7 @@ class _Batch:
         self.lengths = np.fromiter(map(len, texts), dtype=np.int64, count=self.size)
         self.ends = np.cumsum(self.lengths)
         self.starts = self.ends - self.lengths
-        self.codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        self.codes = code_points("".join(texts))
         self.classes = np.take(char_classes(), self.codes)
         # The key of an n-gram: the text's index in the top bits, a hash of the n-gram below.
         self._doc_bits = max(1, int(self.size - 1).bit_length())

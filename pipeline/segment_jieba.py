@@ -25,6 +25,7 @@ from itertools import accumulate
 
 import numpy as np
 
+from pipeline.arrays import code_points
 from pipeline.segment_dictionary import MATCHABLE_WORD, JiebaDictionary, UserDictEntry
 
 _FOREIGN_RANGES = (
@@ -119,7 +120,7 @@ class FastJiebaSegmenter:
     def cut_lengths(self, text: str) -> np.ndarray:
         """The lengths of `cut(text)`'s words, for a batch-sized text: counted once, where the repair
         needs them too, and the text's code points read once for both checks around rjieba's cut."""
-        codes = _code_points(text)
+        codes = code_points(text)
         if _holds_foreign_han(codes):
             return word_lengths(self._cut(text, self.hmm))
         words = self._rjieba.cut(text, self.hmm)
@@ -169,7 +170,7 @@ class FastJiebaSegmenter:
         else:
             lengths = word_lengths(words) if lengths is None else lengths
             ends = np.cumsum(lengths)
-            holding = _words_holding_symbols(_code_points(text) if codes is None else codes, ends)
+            holding = _words_holding_symbols(code_points(text) if codes is None else codes, ends)
             indices = holding[lengths[holding] > 1].tolist()
         replaced = []
         for index in indices:
@@ -192,10 +193,6 @@ class FastJiebaSegmenter:
                 return position == start and route_word == word
             position += len(route_word)
         return False
-
-
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 def _holds_foreign_han(codes: np.ndarray) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.arrays import code_points
+
 # Character classes of the sentence-end rule, per BMP code point (nothing above U+FFFF takes part).
 _OTHER, _STOP, _ELLIPSIS, _DOT, _NEWLINE, _CLOSER = range(6)
 _CLASS = np.zeros(0x10000, dtype=np.uint8)
@@ -29,7 +31,7 @@ def sentence_spans(text: str) -> np.ndarray:
     """(start, end) character offsets of the sentences, as an (n, 2) array; what lies between two
     spans is whitespace. Meant for a whole batch of documents joined by newlines (a newline always
     ends a sentence), so the per-document cost is a few array operations shared by the batch."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = code_points(text)
     ends = _sentence_ends(codes)
     raw_starts = np.concatenate(([0], ends))
     raw_ends = np.concatenate((ends, [len(text)]))

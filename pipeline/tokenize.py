@@ -24,7 +24,7 @@ from itertools import chain, repeat
 import ahocorasick_rs
 import numpy as np
 
-from pipeline.arrays import ragged_range
+from pipeline.arrays import code_points, ragged_range
 from pipeline.vocab import Vocab
 
 # A code point's kind: its token id where it stands alone (>= 0), else one of these classes.
@@ -119,7 +119,7 @@ class BertChineseTokenizer:
     def _word_pieces(self, runs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per run its piece count, and the pieces' ids and offsets in the run, runs laid end to end."""
         text = self._normalized(_MARKER + _MARKER.join(runs))
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        codes = code_points(text)
         marks = np.flatnonzero(codes == ord(_MARKER))
         lengths = np.diff(marks, append=len(codes)) - 1  # of the normalized runs
         found = self._automaton.find_matches_as_indexes(text)
@@ -180,7 +180,7 @@ class BertChineseTokenizer:
 
         Meant for long texts (a batch of documents joined by newlines): the cost is a fixed number of
         numpy calls plus one dictionary lookup per run of word characters."""
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        codes = code_points(text)
         kinds = np.take(self._kind, codes)  # a fresh array: the pieces' ids are written into it
         kept = None
         if (kinds == DROP).any():  # dropped characters join their neighbours, as in BERT

@@ -115,17 +115,13 @@ def test_cut_lengths_are_the_lengths_of_cut_on_batch_sized_texts(wudao_docs, hmm
 
 
 def test_the_array_check_for_extension_ideographs_agrees_with_the_regex_at_every_range_edge():
-    from pipeline.segment_jieba import (
-        _FOREIGN_CODES,
-        _FOREIGN_HAN,
-        _code_points,
-        _holds_foreign_han,
-    )
+    from pipeline.arrays import code_points
+    from pipeline.segment_jieba import _FOREIGN_CODES, _FOREIGN_HAN, _holds_foreign_han
 
     edges = [code + step for low, high in _FOREIGN_CODES for code in (low, high) for step in (-1, 0, 1)]
     for code in edges + [0x4E00, 0x10FFFF, 0, 0xD800]:
         text = f"中文{chr(code)}x" * 3
-        assert _holds_foreign_han(_code_points(text)) == (_FOREIGN_HAN.search(text) is not None), hex(code)
+        assert _holds_foreign_han(code_points(text)) == (_FOREIGN_HAN.search(text) is not None), hex(code)
 
 
 def test_word_lengths_are_int64_for_words_of_any_length():
@@ -137,9 +133,10 @@ def test_word_lengths_are_int64_for_words_of_any_length():
 
 
 def test_the_words_holding_a_symbol_are_those_with_one_of_jiebas_seven_and_no_other_punctuation():
-    from pipeline.segment_jieba import _code_points, _words_holding_symbols
+    from pipeline.arrays import code_points
+    from pipeline.segment_jieba import _words_holding_symbols
 
     words = ["a", "+", "b$", "c#d", "'(", "e&", "f.", "_g", "%", "-", ",*)", "中", "h..", "ＡＢ．"]
     ends = np.cumsum([len(word) for word in words])
-    holding = _words_holding_symbols(_code_points("".join(words)), ends).tolist()
+    holding = _words_holding_symbols(code_points("".join(words)), ends).tolist()
     assert holding == [index for index, word in enumerate(words) if set(word) & set("+#&._%-")]
