@@ -24,6 +24,7 @@ average is printed with each figure: on a shared machine, wall figures are only 
 from __future__ import annotations
 
 import argparse
+import gc
 import glob
 import hashlib
 import io
@@ -117,6 +118,7 @@ def _tools(args):
     matcher = EntityMatcher(lexicon)
     annotator = BatchAnnotator(segmenter, matcher, BertChineseTokenizer(vocab, config.lowercase))
     _warm_up(args, config, vocab, annotator)
+    gc.freeze()  # as the workers' `_Tools` do once the tools are built (Beam is imported by then; here, by the warm-up)
     return config, vocab, annotator
 
 

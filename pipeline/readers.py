@@ -35,38 +35,46 @@ WUDAO_TEXT_FIELD = "content"
 _DECODER = json.JSONDecoder(strict=False)  # raw control characters inside strings are the cleaner's job
 _NEXT_OBJECT = re.compile(r"\}\s*,\s*\{")
 _BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v\u3000]*\n)+")
+# A lone surrogate reaches a string two ways: an undecodable byte (kept by surrogateescape) or a JSON
+# escape of half a pair. A file with neither, nearly every file, skips the check of each field.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def parse_file(data: bytes, source: str, fmt: InputFormat, text_field: str = "text") -> Iterator[Record]:
-    # surrogateescape keeps undecodable bytes as lone surrogates, so one bad record fails alone.
-    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    try:
+        text, suspect = data.decode("utf-8"), False
+    except UnicodeDecodeError:  # undecodable bytes become lone surrogates, so one bad record fails alone
+        text, suspect = data.decode("utf-8", errors="surrogateescape"), True
+    text = text.removeprefix("\ufeff")
+    if fmt is InputFormat.TEXT:
+        yield from _parse_text_blocks(text, source, suspect)
+        return
+    suspect = suspect or _SURROGATE_ESCAPE.search(text) is not None
     if fmt is InputFormat.WUDAO:
-        yield from _parse_json_array(text, source)
-    elif fmt is InputFormat.JSONL:
-        yield from _parse_json_lines(text, source, text_field)
+        yield from _parse_json_array(text, source, suspect)
     else:
-        yield from _parse_text_blocks(text, source)
+        yield from _parse_json_lines(text, source, text_field, suspect)
 
 
 def _fallback_id(source: str, position: int) -> str:
     return f"{posixpath.basename(source)}#{position}"
 
 
-def _parse_json_array(text: str, source: str) -> Iterator[Record]:
+def _parse_json_array(text: str, source: str, suspect: bool) -> Iterator[Record]:
     """Top-level values in sequence: normally one array, but concatenated arrays (a classic of
     crawl dumps joined with `cat`) and bare objects are read too; garbage ends the file with a ledger line."""
     pos = _skip_space(text, 0)
     index = 0
     while pos < len(text):
         if text[pos] == "[":
-            pos, index = yield from _parse_array_elements(text, pos + 1, source, index)
+            pos, index = yield from _parse_array_elements(text, pos + 1, source, index, suspect)
         elif text[pos] == "{":
             try:
                 obj, pos = _DECODER.raw_decode(text, pos)
             except json.JSONDecodeError as error:
                 yield Rejection(_fallback_id(source, index), source, "malformed_json", f"char {pos}: {error.msg}")
                 return
-            yield _record_to_document(obj, source, index, WUDAO_TEXT_FIELD)
+            yield _record_to_document(obj, source, index, WUDAO_TEXT_FIELD, suspect)
             index += 1
         else:
             detail = f"char {pos}: unexpected {text[pos:pos + 20]!r}"
@@ -75,7 +83,7 @@ def _parse_json_array(text: str, source: str) -> Iterator[Record]:
         pos = _skip_space(text, pos)
 
 
-def _parse_array_elements(text: str, pos: int, source: str, index: int):
+def _parse_array_elements(text: str, pos: int, source: str, index: int, suspect: bool):
     """Yields the array's records from just after its "["; returns (position after "]", next index)."""
     while True:
         pos = _skip_space(text, pos)
@@ -94,11 +102,11 @@ def _parse_array_elements(text: str, pos: int, source: str, index: int):
                 return len(text), index + 1
             pos, index = resync.end() - 1, index + 1
             continue
-        yield _record_to_document(obj, source, index, WUDAO_TEXT_FIELD)
+        yield _record_to_document(obj, source, index, WUDAO_TEXT_FIELD, suspect)
         pos, index = end, index + 1
 
 
-def _parse_json_lines(text: str, source: str, text_field: str) -> Iterator[Record]:
+def _parse_json_lines(text: str, source: str, text_field: str, suspect: bool) -> Iterator[Record]:
     for line_number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -108,35 +116,38 @@ def _parse_json_lines(text: str, source: str, text_field: str) -> Iterator[Recor
             detail = f"line {line_number}: {error.msg}"
             yield Rejection(_fallback_id(source, line_number), source, "malformed_json", detail)
             continue
-        yield _record_to_document(obj, source, line_number, text_field)
+        yield _record_to_document(obj, source, line_number, text_field, suspect)
 
 
-def _parse_text_blocks(text: str, source: str) -> Iterator[Record]:
+def _parse_text_blocks(text: str, source: str, suspect: bool) -> Iterator[Record]:
     for index, block in enumerate(_BLANK_LINES.split(text.replace("\r\n", "\n"))):
         if not block.strip():
             continue
         doc_id = _fallback_id(source, index)
-        if _has_lone_surrogate(block):
+        if suspect and _has_lone_surrogate(block):
             yield Rejection(doc_id, source, "invalid_utf8", f"block {index}")
         else:
             yield Document(doc_id=doc_id, source=source, title="", text=block)
 
 
-def _record_to_document(obj: object, source: str, position: int, text_field: str) -> Record:
-    fallback = _fallback_id(source, position)
+def _record_to_document(obj: object, source: str, position: int, text_field: str, suspect: bool) -> Record:
+    """`suspect`: whether the file may hold lone surrogates at all (see `_SURROGATE_ESCAPE`)."""
     if not isinstance(obj, dict):
-        return Rejection(fallback, source, "not_an_object", type(obj).__name__)
+        return Rejection(_fallback_id(source, position), source, "not_an_object", type(obj).__name__)
     key = obj.get("uniqueKey")
-    doc_id = key if isinstance(key, str) and key.strip() and not _has_lone_surrogate(key) else fallback
+    if isinstance(key, str) and key.strip() and not (suspect and _has_lone_surrogate(key)):
+        doc_id = key
+    else:
+        doc_id = _fallback_id(source, position)
     text = obj.get(text_field)
     if text is None:
         return Rejection(doc_id, source, "missing_text", f"no '{text_field}' field")
     if not isinstance(text, str):
         return Rejection(doc_id, source, "text_not_string", f"'{text_field}' is {type(text).__name__}")
-    if _has_lone_surrogate(text):
+    if suspect and _has_lone_surrogate(text):
         return Rejection(doc_id, source, "invalid_utf8", f"'{text_field}' has undecodable bytes")
     title = obj.get("title")
-    if not isinstance(title, str) or _has_lone_surrogate(title):
+    if not isinstance(title, str) or (suspect and _has_lone_surrogate(title)):
         title = ""
     return Document(doc_id=doc_id, source=source, title=title, text=text)
 

@@ -41,6 +41,22 @@ def test_invalid_utf8_rejects_only_its_record():
     assert records[1] == Rejection("b", "gs://bucket/part-1.json", "invalid_utf8", "'content' has undecodable bytes")
 
 
+def test_escaped_half_of_a_surrogate_pair_is_rejected_like_an_undecodable_byte():
+    # Valid UTF-8 throughout: the lone surrogate comes from a JSON escape, the emoji from an escaped pair.
+    data = b'[{"uniqueKey": "a", "content": "\\ud83d\\ude00 ok"}, {"uniqueKey": "b", "content": "bad \\udc80"},' \
+        b' {"uniqueKey": "\\ud800", "title": "\\udfff", "content": "text"}]'
+    ok, bad, fallback = _records(data, InputFormat.WUDAO)
+    assert ok == Document("a", "gs://bucket/part-1.json", "", "\U0001F600 ok")
+    assert bad == Rejection("b", "gs://bucket/part-1.json", "invalid_utf8", "'content' has undecodable bytes")
+    assert fallback == Document("part-1.json#2", "gs://bucket/part-1.json", "", "text")
+
+
+def test_invalid_utf8_in_a_text_file_rejects_only_its_block():
+    records = _records(b"good block\n\nbad \xff block\n\nlast", InputFormat.TEXT)
+    assert [type(r) for r in records] == [Document, Rejection, Document]
+    assert records[1].reason == "invalid_utf8"
+
+
 def test_wrong_types_and_missing_fields_have_their_own_reasons():
     data = _wudao(42, {"uniqueKey": "n", "content": None}, {"uniqueKey": "m"}, {"uniqueKey": "i", "content": 7})
     reasons = [r.reason for r in _records(data, InputFormat.WUDAO)]
