@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from importlib import resources
 
@@ -14,6 +15,7 @@ from pipeline.clean_rules import parse_boilerplate_rules
 from pipeline.config import CleanConfig, DedupConfig, PrepareConfig, SopConfig
 from pipeline.prepare import run_prepare
 from pipeline.segment import BACKENDS, read_user_dict
+from runners.local import default_workers
 from schemas.errors import UserInputError
 
 
@@ -101,7 +103,12 @@ def run(args: argparse.Namespace) -> int:
                               ("user-dict", [args.user_dict] if args.user_dict else [])])
     if args.user_dict:
         read_user_dict(beam_io.local_copy(args.user_dict))  # a bad line stops the run here, not on a worker
-    options = runner_options(args)
+    input_bytes = None
+    if args.runner == "local" and args.workers is None:  # the default worker count depends on the size
+        input_bytes = sum(size for _, size in beam_io.expand_inputs(inputs))
+        print(f"local runner: {default_workers(input_bytes)} worker(s) for {input_bytes / 1e6:.1f} MB of input "
+              "(--workers N to choose)", file=sys.stderr)
+    options = runner_options(args, input_bytes)
     summary = run_prepare(
         inputs=inputs,
         output_dir=args.output,

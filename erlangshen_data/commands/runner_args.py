@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from runners.dataflow import DataflowSettings, dataflow_options, require_worker_reachable
-from runners.local import local_options
+from runners.local import SMALL_INPUT_BYTES, local_options
 from runners.portable import ENVIRONMENT_TYPES, PortableSettings, portable_options
 
 RUNNERS = ("local", "dataflow", "flink", "spark")
@@ -25,7 +25,8 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
 
     local = parser.add_argument_group("local runner")
     local.add_argument("--workers", type=int, default=None,
-                       help="worker processes; default: one per core (1 runs in-process)")
+                       help="worker processes; default: one per core, or 1 (in-process) for an input "
+                            f"under {SMALL_INPUT_BYTES >> 20} MB, which more processes would only slow down")
 
     shipping = parser.add_argument_group("remote workers (dataflow, flink, spark)")
     shipping.add_argument("--sdk-container-image", metavar="IMAGE",
@@ -67,9 +68,10 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     portable.add_argument("--sdk-worker-parallelism", type=int, help="SDK processes per worker")
 
 
-def runner_options(args: argparse.Namespace) -> PipelineOptions:
+def runner_options(args: argparse.Namespace, input_bytes: int | None = None) -> PipelineOptions:
+    """`input_bytes`: the input's size where known, for the local runner's default worker count."""
     if args.runner == "local":
-        return local_options(args.workers, args.beam_option)
+        return local_options(args.workers, args.beam_option, input_bytes)
     if args.runner == "dataflow":
         return dataflow_options(DataflowSettings(
             project=args.project, region=args.region, temp_location=args.temp_location,

@@ -6,7 +6,7 @@ from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 import pytest
 
 from pipeline.prepare import run_prepare
-from runners.local import available_cores, local_options
+from runners.local import SMALL_INPUT_BYTES, available_cores, local_options
 from schemas.errors import UserInputError
 from tests.runners.conftest import CONFIG, output_files
 
@@ -16,6 +16,13 @@ def test_default_is_one_worker_process_per_available_core():
     assert direct.direct_num_workers == available_cores()
     expected_mode = "in_memory" if available_cores() == 1 else "multi_processing"
     assert direct.direct_running_mode == expected_mode
+
+
+def test_an_input_too_small_to_repay_a_second_worker_runs_in_process_unless_workers_are_given():
+    small = local_options(input_bytes=SMALL_INPUT_BYTES - 1).view_as(DirectOptions)
+    assert (small.direct_num_workers, small.direct_running_mode) == (1, "in_memory")
+    assert local_options(input_bytes=SMALL_INPUT_BYTES).view_as(DirectOptions).direct_num_workers == available_cores()
+    assert local_options(3, input_bytes=1).view_as(DirectOptions).direct_num_workers == 3
 
 
 def test_one_worker_runs_in_process_and_more_in_processes():

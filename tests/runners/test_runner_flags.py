@@ -26,6 +26,7 @@ def test_local_is_the_default_runner_with_one_worker_per_core():
     options = runner_options(_args([]))
     assert options.view_as(StandardOptions).runner == "DirectRunner"
     assert runner_options(_args(["--workers", "3"])).view_as(DirectOptions).direct_num_workers == 3
+    assert runner_options(_args([]), input_bytes=1000).view_as(DirectOptions).direct_num_workers == 1
 
 
 def test_dataflow_flags_reach_their_beam_options():
