@@ -7,7 +7,8 @@ fresh child process, so its peak RSS is its own and one measurement's caches nev
 - stages: one in-process pass with a timer around each stage (the pipeline's own functions, wrapped,
   not re-implemented); "annotate glue" is what `BatchAnnotator.annotate` spends outside the stages.
 - in-process: the stage functions end to end without Beam (read, parse, clean, exact dedup, rows,
-  Parquet); setup and a warm-up batch (imports, lazily built tables) are excluded and reported apart.
+  Parquet); setup and a warm-up batch (imports, lazily built tables, the garbage collector's first
+  full pass over them) are excluded and reported apart.
   Like the reference stack's, the run with the least CPU of `--repeat`, every run's CPU in its note:
   other tenants of a shared machine only ever add to a CPU time (the reason `timeit` takes the least).
 - DirectRunner: `run_prepare` through runners/local.py, 1 and 2 workers; CPU seconds of the driver and
@@ -120,7 +121,9 @@ def _tools(args):
     matcher = EntityMatcher(lexicon)
     annotator = BatchAnnotator(segmenter, matcher, BertChineseTokenizer(vocab, config.lowercase))
     _warm_up(args, config, vocab, annotator)
-    gc.freeze()  # as the workers' `_Tools` do once the tools are built (Beam is imported by then; here, by the warm-up)
+    # The first full collection after setup walks all that setup and the warm-up built (the tools,
+    # Beam's modules: ~0.07 CPU s), once per worker: a start-up cost, paid here with the others.
+    gc.collect()
     return config, vocab, annotator
 
 
@@ -254,6 +257,7 @@ def child_reference(args) -> dict:
         config, vocab, annotator = _tools(args)
         _, _, jieba_reference = _lexicon_and_segmenter("jieba-reference")
         reference = ReferenceStack(str(args.vocab), jieba_reference, annotator.matcher, config.sop, config.seed)
+        gc.collect()  # as `_tools` does for ours
     with clock.stage("run"):
         tables = [reference.table([(d.doc_id, d.text) for d in docs])
                   for docs in _documents(args.files, config, _Clock())]
