@@ -432,9 +432,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"in-process / reference: {ours / theirs:.1f}x")
     if 1 in direct and 2 in direct:
         print(f"DirectRunner 2 workers / 1 worker: {direct[1]['wall'] / direct[2]['wall']:.2f}x in wall time, "
-              f"{direct[1]['net_wall'] / direct[2]['net_wall']:.2f}x less the fixed cost's wall time "
-              f"(only meaningful on a quiet machine); CPU efficiency of 2 workers, less fixed cost: "
-              f"{direct[1]['net_cpu'] / direct[2]['net_cpu']:.2f} of one (2 x that = the speedup two free cores give)")
+              f"{direct[1]['net_wall'] / direct[2]['net_wall']:.2f}x less the fixed cost's wall time; CPU "
+              f"efficiency of 2 workers, less fixed cost: {direct[1]['net_cpu'] / direct[2]['net_cpu']:.2f} of one. "
+              "Both are differences of runs some 5 s long, indicative only on a quiet machine: "
+              "`python -m bench.workers` measures the speed-up on larger inputs")
     return 0
 
 
