@@ -15,11 +15,12 @@ MB = 1_000_000  # decimal units throughout: plan, benchmark figure and progress 
 # `erlangshen-data prepare --workers 1 --vocab bert-base-chinese-vocab.txt` (default lexicon) on
 # ../shared/data/wudao-sample (5.92 MB, 7,126 documents), on this 2-core AMD EPYC VM: CPU seconds of
 # that run minus those of the same command on 5 of its documents, which removes the fixed start-up
-# (imports, segmenter, lexicon, vocab, validation: ~4.8 CPU-s): 6.01-6.02 vs 4.80-4.81 CPU-s, i.e. 5.92 MB
-# in 1.21 CPU-s = 4.9 MB/s/core; `python -m bench.throughput` (same subtraction, a 2-record input) gave
-# 4.0-4.7. The lower middle of the two is taken. CPU time, not wall time, so neighbours on a shared VM
-# do not count. Re-measure as the pipeline speeds up (`python bench/plan_rate.py` does the first).
-MEASURED_MB_PER_S_PER_CORE = 4.5
+# (imports, segmenter, lexicon, vocab, validation: ~5.1 CPU-s): 6.16-6.18 vs 5.09-5.17 CPU-s, i.e.
+# 5.92 MB in 1.02-1.07 CPU-s = 5.5-5.8 MB/s/core (2026-11-27 12:43 UTC; 4.9-5.0 earlier that day);
+# `python -m bench.throughput` (same subtraction, a 2-record input) gave 5.8. The day's spread is wide,
+# so a figure below it is taken. CPU time, not wall time, so neighbours on a shared VM do not count.
+# Re-measure as the pipeline speeds up (`python bench/plan_rate.py` does the first).
+MEASURED_MB_PER_S_PER_CORE = 5.0
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgtp]i?b?|b)?\s*$", re.IGNORECASE)
 _UNIT_POWER = {"": 0, "b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
