@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from importlib import resources
 
@@ -106,8 +105,6 @@ def run(args: argparse.Namespace) -> int:
     input_bytes = None
     if args.runner == "local" and args.workers is None:  # the default worker count depends on the size
         input_bytes = sum(size for _, size in beam_io.expand_inputs(inputs))
-        print(f"local runner: {default_workers(input_bytes)} worker(s) for {input_bytes / 1e6:.1f} MB of input "
-              "(--workers N to choose)", file=sys.stderr)
     options = runner_options(args, input_bytes)
     summary = run_prepare(
         inputs=inputs,
@@ -121,5 +118,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     print(f"wall time: {time.perf_counter() - started:.1f} s")
+    if input_bytes is not None:
+        print(f"local runner: {default_workers(input_bytes)} worker(s), the default for {input_bytes / 1e6:.1f} MB "
+              "of input (--workers N to choose)")
     print(f"output: {args.output}")
     return validate_and_report(args.output) if args.validate else 0

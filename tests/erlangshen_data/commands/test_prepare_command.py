@@ -5,7 +5,7 @@ from erlangshen_data.cli import main
 def test_prepare_with_validate_passes_on_the_sample_and_overwrite_clears_old_results(tmp_path, capsys):
     output = tmp_path / "validated"
     assert main(["prepare", "--output", str(output), "--validate"]) == 0
-    assert "local runner: 1 worker(s) for 0." in capsys.readouterr().err  # the sample is far too small for more
+    assert "local runner: 1 worker(s), the default for 0." in capsys.readouterr().out  # the sample is too small
     assert (output / "gx").is_dir()
     stale = output / "gx" / "stale-marker"
     stale.write_text("from an earlier run")
