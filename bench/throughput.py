@@ -335,7 +335,7 @@ def _run_child(kind: str, args, **extra) -> dict:
     for key, value in extra.items():
         command += [f"--{key}", str(value)]
     load = os.getloadavg()[0]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     if done.returncode:
         sys.exit(f"{kind} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -402,9 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     inprocess = _least_cpu("inprocess", args)
     ours = megabytes / inprocess["cpu"]
     lines.append(("end to end, in-process", inprocess["cpu"], ours, inprocess["load"],
-                  f"setup {inprocess['setup']:.1f} s apart; {inprocess['rows']} rows; "
-                  f"peak RSS {inprocess['rss_mb']:.0f} MB; wall {megabytes / inprocess['wall']:.2f} MB/s; "
-                  f"runs {inprocess['cpu_runs']} CPU s"))
+                  (f"setup {inprocess['setup']:.1f} s apart; {inprocess['rows']} rows; "
+                   f"peak RSS {inprocess['rss_mb']:.0f} MB; wall {megabytes / inprocess['wall']:.2f} MB/s; "
+                   f"runs {inprocess['cpu_runs']} CPU s")))
     direct: dict[int, dict] = {}
     if "direct" not in skip:
         for workers in [int(w) for w in args.workers.split(",")]:
@@ -413,16 +413,16 @@ def main(argv: list[str] | None = None) -> int:
             run["net_cpu"] = max(run["cpu"] - fixed["cpu"], 1e-9)
             run["net_wall"] = max(run["wall"] - fixed["wall"], 1e-9)
             lines.append((f"end to end, DirectRunner, {workers} worker(s)", run["cpu"], megabytes / run["cpu"],
-                          run["load"], f"wall {run['wall']:.1f} s = {megabytes / run['wall']:.2f} MB/s total; "
-                          f"driver RSS {run['rss_mb']:.0f} MB, worker RSS {run['worker_rss_mb']:.0f} MB"))
+                          run["load"], (f"wall {run['wall']:.1f} s = {megabytes / run['wall']:.2f} MB/s total; "
+                                        f"driver RSS {run['rss_mb']:.0f} MB, worker RSS {run['worker_rss_mb']:.0f} MB")))
             lines.append(("  same, less its fixed cost", run["net_cpu"], megabytes / run["net_cpu"], fixed["load"],
                           f"fixed cost from a 2-record input: {fixed['cpu']:.1f} CPU s, {fixed['wall']:.1f} s wall"))
     if "reference" not in skip:
         reference = _least_cpu("reference", args)
         theirs = megabytes / reference["cpu"]
         lines.append(("reference stack, in-process", reference["cpu"], theirs, reference["load"],
-                      f"{reference['rows']} rows, {reference['same_rows']} identical to ours; "
-                      f"peak RSS {reference['rss_mb']:.0f} MB; runs {reference['cpu_runs']} CPU s"))
+                      (f"{reference['rows']} rows, {reference['same_rows']} identical to ours; "
+                       f"peak RSS {reference['rss_mb']:.0f} MB; runs {reference['cpu_runs']} CPU s")))
 
     print(f"\n{'measurement':<42} {'seconds':>8} {'MB/s/core':>10} {'load':>5}  note")
     for label, seconds, rate, load, note in lines:
