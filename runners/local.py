@@ -38,6 +38,9 @@ def available_cores() -> int:
 
 
 SMALL_INPUT_BYTES = 48 * 2**20
+# Share of one in-process worker's rate that each of several worker processes keeps: two did a large
+# input 1.36x as fast as one on the 2-core machine (`python -m bench.workers`); more were not measured.
+MULTI_PROCESS_EFFICIENCY = 0.68
 
 
 def default_workers(input_bytes: int | None = None) -> int:
@@ -45,6 +48,11 @@ def default_workers(input_bytes: int | None = None) -> int:
     if input_bytes is not None and input_bytes < SMALL_INPUT_BYTES:
         return 1
     return available_cores()
+
+
+def local_efficiency(workers: int) -> float:
+    """What `erlangshen-data plan` assumes for a local run: the measured rate is one worker's."""
+    return 1.0 if workers == 1 else MULTI_PROCESS_EFFICIENCY
 
 
 def local_options(workers: int | None = None, extra: Sequence[str] = (),

@@ -6,7 +6,7 @@ import argparse
 from runners.capacity import (
     MEASURED_MB_PER_S_PER_CORE, Assumptions, Prices, estimate, parse_machine_type, parse_size,
 )
-from runners.local import available_cores
+from runners.local import default_workers, local_efficiency
 from schemas.errors import UserInputError
 
 
@@ -19,14 +19,16 @@ def register(subparsers) -> None:
     parser.add_argument("--input-bytes", required=True, type=parse_size, metavar="SIZE",
                         help="corpus size: 180GB (decimal), 200GiB (binary), or bytes")
     parser.add_argument("--runner", choices=["local", "dataflow", "flink", "spark"], default="dataflow")
-    parser.add_argument("--workers", type=int, help="workers (machines); local: processes, default one per core")
+    parser.add_argument("--workers", type=int,
+                        help="workers (machines); local: processes, by default as many as `prepare` would start")
     parser.add_argument("--machine-type", help="dataflow worker type, e.g. n2-standard-8 (required for dataflow)")
     parser.add_argument("--cores-per-worker", type=int, help="flink/spark task slots per worker (required there)")
     parser.add_argument("--mb-per-s-per-core", type=float, default=defaults.mb_per_s_per_core,
                         help=f"measured prepare throughput (default {MEASURED_MB_PER_S_PER_CORE}: "
                              "wudao-sample on this machine, see runners/capacity.py)")
-    parser.add_argument("--efficiency", type=float, default=defaults.efficiency,
-                        help=f"share of the per-core rate kept at scale (default {defaults.efficiency})")
+    parser.add_argument("--efficiency", type=float,
+                        help=f"share of the per-core rate kept at scale (default {defaults.efficiency}; local: "
+                             "1 for one worker, as measured for several; see runners/local.py)")
     parser.add_argument("--shuffle-ratio", type=float, default=defaults.shuffle_ratio,
                         help=f"bytes shuffled per input byte (default {defaults.shuffle_ratio})")
     parser.add_argument("--startup-minutes", type=float, default=defaults.startup_minutes)
@@ -40,8 +42,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    efficiency = args.efficiency
+    if args.runner == "local":
+        local_workers = args.workers or default_workers(args.input_bytes)
+        efficiency = local_efficiency(local_workers) if efficiency is None else efficiency
     assumptions = Assumptions(
-        mb_per_s_per_core=args.mb_per_s_per_core, efficiency=args.efficiency,
+        mb_per_s_per_core=args.mb_per_s_per_core,
+        efficiency=Assumptions.efficiency if efficiency is None else efficiency,
         shuffle_ratio=args.shuffle_ratio, startup_minutes=args.startup_minutes if args.runner != "local" else 0.0,
         disk_gb_per_worker=args.disk_size_gb,
     )
@@ -53,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         prices = Prices(args.vcpu_hour_usd, args.memory_gb_hour_usd, args.disk_gb_hour_usd, args.shuffle_gb_usd)
         workers, cores = args.workers, machine.vcpus
     elif args.runner == "local":
-        workers, cores = args.workers or available_cores(), 1
+        workers, cores = local_workers, 1
     else:
         if not args.workers or not args.cores_per_worker:
             raise UserInputError(f"plan --runner {args.runner} needs --workers and --cores-per-worker")

@@ -67,3 +67,13 @@ def test_plan_command_prints_its_assumptions_and_estimate(capsys):
 def test_plan_for_dataflow_needs_workers_and_machine_type(capsys):
     assert main(["plan", "--input-bytes", "180GB", "--runner", "dataflow"]) == 2
     assert "--machine-type" in capsys.readouterr().err
+
+
+def test_local_plan_starts_the_workers_prepare_would_at_their_measured_efficiency(capsys):
+    assert main(["plan", "--input-bytes", "10MB", "--runner", "local"]) == 0
+    small = capsys.readouterr().out
+    assert "at 100% efficiency" in small and "1 x 1 core(s)" in small  # one in-process worker, the rate measured
+    assert main(["plan", "--input-bytes", "180GB", "--runner", "local", "--workers", "4"]) == 0
+    assert "at 68% efficiency" in capsys.readouterr().out
+    assert main(["plan", "--input-bytes", "180GB", "--runner", "local", "--workers", "4", "--efficiency", "0.9"]) == 0
+    assert "at 90% efficiency" in capsys.readouterr().out
