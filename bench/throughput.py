@@ -272,7 +272,7 @@ def child_reference(args) -> dict:
             "our_rows": sum(map(len, ours))}
 
 
-def _tiny_inputs(files: list[str], directory: str) -> list[str]:
+def tiny_inputs(files: list[str], directory: str) -> list[str]:
     """The first two records of each input, as WuDao JSON: a run that is all fixed cost."""
     paths = []
     for index, path in enumerate(files):
@@ -308,7 +308,7 @@ def child_direct(args) -> dict:
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     with tempfile.TemporaryDirectory() as output:
-        files = _tiny_inputs(args.files, output) if args.tiny else args.files
+        files = tiny_inputs(args.files, output) if args.tiny else args.files
         wall, own_cpu = time.perf_counter(), time.process_time()
         reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
         summary = run_prepare(files, os.path.join(output, "out"), PrepareConfig(), vocab_path=str(args.vocab),

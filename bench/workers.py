@@ -3,12 +3,12 @@
     python -m bench.workers [--input GLOB] [--vocab PATH] [--copies 0,3,6] [--workers 2] [--repeat 2]
 
 The input is written out `--copies` times, each document's text with its copy's number appended, so
-exact deduplication keeps every copy (0 copies: the input's first two documents, a run that is all
-start-up). Near-duplicate detection is off (`--no-near-dedup`): it would drop the copies. Each run is
-the `erlangshen-data prepare` command a user types, in a fresh process; the figure is its wall time,
-the least of `--repeat` runs. A straight line through each worker count's points, wall = start-up +
-seconds per MB, gives where N workers start to beat one: the constant behind `--workers`' default
-(runners/local.py `INPUT_BYTES_PER_EXTRA_WORKER`). Near-dedup's MinHash parallelises well, so with
+exact deduplication keeps every copy (0 copies: the first two records of each file, bench.throughput's
+run that is all start-up). Near-duplicate detection is off (`--no-near-dedup`): it would drop the
+copies. Each run is the `erlangshen-data prepare` command a user types, in a fresh process; the figure
+is its wall time, the least of `--repeat` runs. A straight line through each worker count's points,
+wall = start-up + seconds per MB, gives where N workers start to beat one: the constant behind
+`--workers`' default (runners/local.py `SMALL_INPUT_BYTES`). Near-dedup's MinHash parallelises well, so with
 it on (the default) the crossing comes earlier than measured here.
 """
 from __future__ import annotations
@@ -25,18 +25,23 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.throughput import tiny_inputs
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 
 
 def write_copies(files: list[str], copies: int, directory: str) -> str:
-    """`copies` distinct copies of the WuDao-layout input (or its first two documents for 0); their glob."""
+    """`copies` distinct copies of the WuDao-layout input (for 0, bench.throughput's all-start-up input);
+    their glob."""
+    if not copies:
+        tiny_inputs(files, directory)
+        return os.path.join(directory, "*.json")
     records = [record for path in files for record in json.loads(Path(path).read_text(encoding="utf-8"))]
     records = [r for r in records if isinstance(r, dict) and isinstance(r.get("content"), str)]
-    for copy in range(max(1, copies)):
-        chosen = records if copies else records[:2]
+    for copy in range(copies):
         out = [dict(r, uniqueKey=f"{r.get('uniqueKey')}-{copy}", content=f"{r['content']}\n第{copy}版。")
-               for r in chosen]
+               for r in records]
         Path(directory, f"copy-{copy}.json").write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     return os.path.join(directory, "*.json")
 
