@@ -42,7 +42,7 @@ class BandKeys(beam.DoFn):
         self._config = config
         self._buckets = buckets
 
-    def process(self, docs: list[CleanDocument]):
+    def process(self, docs: CleanBatch):
         signatures = minhash_signatures([d.text for d in docs], self._config)
         yield from band_key_parts(signatures, self._config.bands, self._buckets)
         yield beam.pvalue.TaggedOutput(SIGNATURES, ([_node(d) for d in docs], signatures.tobytes()))
@@ -115,7 +115,7 @@ class DropNearDuplicates(beam.DoFn):
     def __init__(self, ledger_text: bool) -> None:
         self._ledger_text = ledger_text
 
-    def process(self, docs: list[CleanDocument], duplicates: list[dict]):
+    def process(self, docs: CleanBatch, duplicates: list[dict]):
         """`duplicates`: the one {duplicate node: kept node} dict, or none when no document has a near
         duplicate."""
         representatives = duplicates[0] if duplicates else {}

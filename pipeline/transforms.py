@@ -148,7 +148,7 @@ class CleanDocuments(beam.DoFn):
         self._ledger_text = config.ledger_text
         self._report = config.report
 
-    def process(self, docs: list[Document]):
+    def process(self, docs: DocumentBatch):
         if self._report:  # its input is every document read
             yield beam.pvalue.TaggedOutput(STATS, _length_stats(READ, docs))
         results = clean_documents([(doc.title, doc.text) for doc in docs], self._config)
@@ -170,7 +170,7 @@ class KeyByText(beam.DoFn):
     def __init__(self, buckets: int) -> None:
         self._buckets = buckets
 
-    def process(self, docs: list[CleanDocument]):
+    def process(self, docs: CleanBatch):
         parts: dict[int, CleanBatch] = {}
         for doc in docs:
             parts.setdefault(digest_bucket(text_digest(doc.text), self._buckets), CleanBatch()).append(doc)
@@ -235,7 +235,7 @@ class BuildExamples(beam.DoFn):
     def setup(self) -> None:
         self._tools = self._shared.acquire(lambda: _Tools(self._config, self._plan))
 
-    def process(self, batch: list[CleanDocument]):
+    def process(self, batch: CleanBatch):
         if self._config.report:  # its input is every document kept by cleaning and dedup
             yield beam.pvalue.TaggedOutput(STATS, _length_stats(KEPT, batch))
         for docs in split_by_chars(batch):
