@@ -1,7 +1,8 @@
 """manifest.json: what a consumer must know about a shard set before reading a row.
 
-The manifest is written last, so its presence marks a complete output. It carries no timestamps or
-host names: the same inputs, config and seed must give a byte-identical manifest.
+The manifest is written last, so its presence marks a complete output. The same inputs, config, seed
+and `environment` give byte-identical shards and a manifest identical except for `started_at`,
+`finished_at` and the environment's git state: those record the run, they are not part of the data.
 """
 from __future__ import annotations
 
@@ -53,6 +54,15 @@ class DocumentAccounting:
 
 
 @dataclass(frozen=True)
+class InputFile:
+    """One input as read, so a rerun can tell whether it reads the same bytes."""
+
+    path: str  # as given to prepare (local, gs://, s3://)
+    size: int  # bytes stored, before decompression
+    sha256: str  # of the stored bytes (`schemas.provenance.hash_stream`)
+
+
+@dataclass(frozen=True)
 class Manifest:
     vocab: VocabInfo
     special_tokens: SpecialTokens
@@ -65,6 +75,11 @@ class Manifest:
     stats: dict[str, Any] = field(default_factory=dict)
     # Where the KDM entities came from: each lexicon source as given, its type override and sha256.
     lexicons: list[dict[str, str]] = field(default_factory=list)
+    # `schemas.provenance.run_environment()`; empty in manifests written before it was recorded.
+    environment: dict[str, Any] = field(default_factory=dict)
+    inputs: list[InputFile] = field(default_factory=list)
+    started_at: str | None = None  # ISO-8601 UTC (`schemas.provenance.utc_timestamp`)
+    finished_at: str | None = None
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -91,6 +106,10 @@ class Manifest:
             documents=DocumentAccounting(**data["documents"]),
             stats=dict(data.get("stats", {})),
             lexicons=[dict(entry) for entry in data.get("lexicons", [])],
+            environment=dict(data.get("environment", {})),
+            inputs=[InputFile(**entry) for entry in data.get("inputs", [])],
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
             schema_version=str(data["schema_version"]),
         )
 

@@ -3,7 +3,8 @@
 Shards are independent, so each is read, hashed, turned into row-check columns and validated by its
 own worker process; only the small GX results travel back. The parent then checks the shard files
 and the run as a whole against the manifest, files everything into the GX project under the output
-directory and renders the Data Docs.
+directory and renders the Data Docs. An environment whose byte-affecting package versions differ from
+the manifest's is a warning, not a failure.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from schemas.contract import DEFAULT_MAX_REJECT_RATE, DEFAULT_SOP_TOLERANCE, Sha
 from schemas.errors import UserInputError
 from schemas.gx_project import GxProject, validate_in_memory
 from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, Manifest, read_manifest
+from schemas.provenance import environment_warnings
 from schemas.shard import SHARD_SUFFIX
 from schemas.shard_checks import derive_row_checks
 from schemas.shard_inspection import ShardFacts, inspect_shard, sample_rows
@@ -193,4 +195,5 @@ def validate_output(
         failures=tuple(failures),
         data_docs=project.build_data_docs(),
         seconds=time.perf_counter() - started,
+        warnings=tuple(environment_warnings(manifest.environment)),
     )

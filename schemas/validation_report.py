@@ -1,6 +1,8 @@
 """What a validation found, in the terms of the shard contract rather than of GX's result objects.
 
-The CLI prints it, `prepare --validate` returns it, tests assert on `failed_checks`.
+The CLI prints it, `prepare --validate` returns it, tests assert on `failed_checks`. Warnings (an
+environment that may not reproduce the bytes) are printed but never fail a validation: the shards
+themselves can still be perfectly valid.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class ValidationReport:
     failures: tuple[FailedCheck, ...]
     data_docs: Path
     seconds: float
+    warnings: tuple[str, ...] = ()
 
     @property
     def success(self) -> bool:
@@ -50,6 +53,7 @@ class ValidationReport:
             f"  {self.shards} shards, {self.rows_checked} rows checked, "
             f"{self.expectations_evaluated} expectations evaluated in {self.seconds:.1f}s",
         ]
+        lines += [f"  WARNING {warning}" for warning in self.warnings]
         for failure in self.failures:
             at = f" at {list(failure.where[:_EXAMPLES])}" if failure.where else ""
             lines.append(f"  FAIL {failure.check} [{failure.batch}]: {failure.detail}{at}")

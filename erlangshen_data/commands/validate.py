@@ -2,6 +2,8 @@
 
 Exit status 0 only when every expectation passes, 1 when any fails, 2 for a bad argument or a
 directory that is not an output; the summary says which checks broke and where the Data Docs are.
+WARNING lines (package versions that differ from the manifest's environment, so the shards may not be
+byte-reproducible here) leave the exit status as it is.
 """
 from __future__ import annotations
 
