@@ -7,23 +7,29 @@
 #   erlangshen-data prepare --runner dataflow --sdk-container-image REGION-docker.pkg.dev/... ...
 #
 # Python and Beam must equal the launching environment's (the SDK harness and the pickled pipeline
-# are version-bound): override the build args when yours differ.
+# are version-bound). Every pip step below installs from the lock, the launcher's tested set, which is
+# resolved for Python 3.11; `bash tasks.sh lock` keeps BEAM_VERSION equal to its apache-beam.
 ARG PYTHON_VERSION=3.11
-ARG BEAM_VERSION=2.77.0
+ARG BEAM_VERSION=2.78.0
 FROM apache/beam_python${PYTHON_VERSION}_sdk:${BEAM_VERSION}
 ARG BEAM_VERSION
 
 WORKDIR /opt/erlangshen-data
 
+# A base image of another Beam than the lock's would have it replaced under the SDK harness: stop here.
+COPY requirements/constraints.txt requirements/
+RUN grep -qx "apache-beam==${BEAM_VERSION}" requirements/constraints.txt \
+ || { echo "BEAM_VERSION=${BEAM_VERSION} but the lock has $(grep '^apache-beam==' requirements/constraints.txt)" >&2; exit 1; }
+
 # pkuseg 0.0.25 compiles against numpy and cython, which must be there before its build.
-RUN pip install --no-cache-dir "numpy>=1.24" "cython>=3" \
- && pip install --no-cache-dir --no-build-isolation "pkuseg>=0.0.25"
+RUN pip install --no-cache-dir -c requirements/constraints.txt setuptools wheel numpy cython \
+ && pip install --no-cache-dir -c requirements/constraints.txt --no-build-isolation pkuseg
 
 # Dependencies first, in their own layer, so a code change rebuilds only the last layers.
 COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
       > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt "apache-beam[gcp]==${BEAM_VERSION}"
+ && pip install --no-cache-dir -c requirements/constraints.txt -r /tmp/requirements.txt "apache-beam[gcp]"
 
 COPY schemas schemas
 COPY knowledge knowledge
