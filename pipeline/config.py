@@ -97,10 +97,10 @@ class PrepareConfig:
     input_format: str = "auto"
     text_field: str = "text"
     lowercase: bool = True  # bert-base-chinese is uncased
-    # Shards are sized by input bytes so the count, and so each shard's content, does not depend on
-    # the runner or its worker count.
-    shard_input_bytes: int = 256 * 1024 * 1024
-    num_shards: int = 0  # 0 = derive from input bytes
+    # Rows per shard before the next part of the same input file starts (at a batch boundary): 2**18
+    # rows of ~230 tokens are ~120 MB of Parquet, a few hundred MB of WuDao input, what a trainer's
+    # loader holds a handful of at once.
+    shard_rows: int = 2**18
     # Keep each rejected document's text in the ledger, for audits of what the filters drop. Off by
     # default: at WuDao scale the rejected text is tens of GB shuffled to the ledger writers.
     ledger_text: bool = False
@@ -124,6 +124,8 @@ class PrepareConfig:
             raise UserInputError(f"dedup threshold must lie in (0, 1] (got {dedup.threshold})")
         if self.batch_size < 1:
             raise UserInputError("batch_size must be positive")
+        if self.shard_rows < 1:
+            raise UserInputError(f"shard_rows must be positive (got {self.shard_rows})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

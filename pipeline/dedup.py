@@ -1,7 +1,7 @@
 """Near-duplicate detection: MinHash over character shingles, LSH banding, connected components.
 
-Pure numpy; the Beam edge (pipeline/dedup_transforms.py) shuffles band keys and edges between these
-functions. Every choice here is a function of the documents alone (their ids and texts), never of the
+Pure numpy; the Beam edge (pipeline/beam/dedup.py) shuffles digests, band keys and edges between these
+functions, never texts. Every choice here is a function of the documents alone (their ids and texts), never of the
 order they arrive in, so the kept document of each cluster is the same on any runner and worker count.
 """
 from __future__ import annotations
@@ -96,20 +96,21 @@ def minhash_signatures(texts: Sequence[str], config: DedupConfig) -> np.ndarray:
 
 
 def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
-    """(n, bands) uint64: one hash per band of rows; equal keys make two documents candidates."""
+    """(n, bands) uint64: one hash per band of rows; equal keys make two documents candidates. The band's
+    index seeds its hash, so keys of different bands differ and a key alone names its band."""
     n, num_perm = signatures.shape
     rows = num_perm // bands
     banded = signatures[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
-    keys = np.zeros((n, bands), dtype=np.uint64)
+    keys = np.broadcast_to(_mix64(np.arange(1, bands + 1, dtype=np.uint64)), (n, bands))
     for j in range(rows):
         keys = _mix64(keys ^ banded[:, :, j])
     return keys
 
 
 def bucket_count(input_bytes: int) -> int:
-    """Shuffle buckets for the dedup keys. Each batch sends one element per bucket it touches, so few
-    buckets keep Beam's per-element cost off the documents; enough of them (one per ~64 MB of input)
-    keep the keys one bucket holds in memory small whatever the corpus size."""
+    """Shuffle buckets for the dedup keys. Each input file sends one element per bucket it touches, so
+    few buckets keep Beam's per-element cost low; enough of them (one per ~64 MB of input) keep the keys
+    one bucket holds in memory small whatever the corpus size."""
     return max(MIN_BUCKETS, math.ceil(input_bytes / BUCKET_INPUT_BYTES))
 
 
@@ -127,126 +128,145 @@ def _runs(values: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield int(ordered[start]), order[start:end]
 
 
-def band_key_parts(signatures: np.ndarray, bands: int, buckets: int) -> Iterator[tuple[int, tuple[bytes, bytes]]]:
-    """A batch's band keys as (bucket, (band indices uint32, keys uint64)) pairs, one per bucket the
-    keys fall in. Only the keys travel in this first round: almost every key is held by one document
-    alone, and shipping its signature (128 x 4 bytes, once per band) would be wasted."""
-    keys = band_keys(signatures, bands).ravel()
-    band = np.tile(np.arange(bands, dtype=np.uint32), len(signatures))
+# A document's identity in the dedup graph. Its order decides which copy is kept: the smallest doc_id,
+# then the input file (files are numbered in sorted path order), then the position in the file.
+Node = tuple[str, int, int]
+
+
+def band_key_parts(keys: np.ndarray, buckets: int) -> Iterator[tuple[int, bytes]]:
+    """Band keys (any shape) as (bucket, uint64 keys) pairs, one per bucket the keys fall in. Only the
+    keys travel in this first round: almost every key is held by one document alone, and shipping its
+    signature (128 x 4 bytes, once per band) would be wasted."""
+    keys = keys.ravel()
     for bucket, rows in _runs(key_bucket(keys, buckets)):
-        yield bucket, (band[rows].tobytes(), keys[rows].tobytes())
+        yield bucket, keys[rows].tobytes()
 
 
-def shared_band_keys(parts: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes] | None:
-    """The (band indices, keys) that two or more entries of one bucket's parts hold, or None."""
-    columns = list(parts)
+def _repeated(keys: np.ndarray) -> np.ndarray:
+    """The keys that two or more entries hold, once each, ascending."""
+    ordered = np.sort(keys)
+    return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+
+
+def shared_band_keys(parts: Iterable[bytes]) -> bytes | None:
+    """The keys that two or more entries of one bucket's parts hold, or None."""
+    columns = [np.frombuffer(part, dtype=np.uint64) for part in parts]
     if not columns:
         return None
-    bands, keys = _repeated(np.concatenate([np.frombuffer(band, dtype=np.uint32) for band, _ in columns]),
-                            np.concatenate([np.frombuffer(key, dtype=np.uint64) for _, key in columns]))
-    return (bands.tobytes(), keys.tobytes()) if keys.size else None
+    shared = _repeated(np.concatenate(columns))
+    return shared.tobytes() if shared.size else None
 
 
-def _repeated(bands: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (band, key) pairs that two or more entries hold (a pair held n times comes back n - 1 times)."""
-    order = np.lexsort((bands, keys))
-    bands, keys = bands[order], keys[order]
-    repeats = np.flatnonzero((keys[1:] == keys[:-1]) & (bands[1:] == bands[:-1]))
-    return bands[repeats], keys[repeats]
-
-
-class SharedKeys:
+def shared_keys(parts: Iterable[bytes]) -> np.ndarray:
     """The band keys of every candidate group, gathered from `shared_band_keys` of each bucket."""
-
-    def __init__(self, shared: Iterable[tuple[bytes, bytes]]) -> None:
-        bands = [np.frombuffer(band, dtype=np.uint32) for band, _ in shared]
-        keys = [np.frombuffer(key, dtype=np.uint64) for _, key in shared]
-        bands_all = np.concatenate(bands) if bands else np.empty(0, dtype=np.uint32)
-        keys_all = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
-        self.keys = np.unique(keys_all)
-        self.pairs = set(zip(keys_all.tolist(), bands_all.tolist()))
+    keys = [np.frombuffer(part, dtype=np.uint64) for part in parts]
+    return np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.uint64)
 
 
-# One bucket's share of a batch's candidate entries, columnar so that Beam codes a few buffers, not
-# objects: (band indices uint32, band keys uint64, nodes, signatures uint32 row-major), one entry per
-# (document, band) whose key some other entry shares.
-BandPart = tuple[bytes, bytes, list, bytes]
+# One bucket's share of a file's candidate entries, columnar so that Beam codes a few buffers, not
+# objects: (band keys uint64, nodes, signatures uint32 row-major), one entry per (document, band) whose
+# key some other entry shares.
+BandPart = tuple[bytes, list, bytes]
 
 
-def candidate_parts(nodes: Sequence[Hashable], signatures: np.ndarray, bands: int, buckets: int,
-                    shared: SharedKeys) -> Iterator[tuple[int, BandPart]]:
-    """The second round: a batch's entries whose (band, key) is shared, with their nodes and
-    signatures, as (bucket, part) pairs."""
-    if not shared.pairs:
+def candidate_parts(nodes: Sequence[Node], signatures: np.ndarray, bands: int, buckets: int,
+                    shared: np.ndarray) -> Iterator[tuple[int, BandPart]]:
+    """The second round: the entries whose band key is shared, with their nodes and signatures, as
+    (bucket, part) pairs."""
+    if not shared.size or not len(nodes):
         return
     keys = band_keys(signatures, bands).ravel()
-    hits = np.flatnonzero(np.isin(keys, shared.keys))
-    band = (hits % bands).astype(np.uint32)
-    chosen = np.array([(key, b) in shared.pairs for key, b in zip(keys[hits].tolist(), band.tolist())], dtype=bool)
-    hits, band = hits[chosen], band[chosen]
+    hits = np.flatnonzero(np.isin(keys, shared))
     if not hits.size:
         return
     keys, owner = keys[hits], hits // bands
     for bucket, rows in _runs(key_bucket(keys, buckets)):
         docs = owner[rows]
-        yield bucket, (band[rows].tobytes(), keys[rows].tobytes(), [nodes[i] for i in docs.tolist()],
+        yield bucket, (keys[rows].tobytes(), [nodes[i] for i in docs.tolist()],
                        np.ascontiguousarray(signatures[docs]).tobytes())
 
 
-def candidate_groups(parts: Iterable[BandPart]) -> list[list[tuple[Hashable, np.ndarray]]]:
-    """The members (node, signature) of each (band, key) that two or more entries of one bucket share,
-    in key order. Two passes over `parts` (a GroupByKey's values may be iterated again): the first
-    holds only the bucket's keys, the second keeps the signatures of the candidates alone."""
-    columns = [(np.frombuffer(band, dtype=np.uint32), np.frombuffer(keys, dtype=np.uint64))
-               for band, keys, _, _ in parts]
+def candidate_groups(parts: Iterable[BandPart]) -> list[list[tuple[Node, np.ndarray]]]:
+    """The members (node, signature) of each band key that two or more entries of one bucket share, in
+    key order. Two passes over `parts` (a GroupByKey's values may be iterated again): the first holds
+    only the bucket's keys, the second keeps the signatures of the candidates alone."""
+    columns = [np.frombuffer(keys, dtype=np.uint64) for keys, _, _ in parts]
     if not columns:
         return []
-    bands, keys = _repeated(np.concatenate([band for band, _ in columns]), np.concatenate([key for _, key in columns]))
-    if not keys.size:
+    shared = _repeated(np.concatenate(columns))
+    if not shared.size:
         return []
-    shared = set(zip(keys.tolist(), bands.tolist()))
-    shared_keys = np.unique(keys)
-    groups: dict[tuple[int, int], list[tuple[Hashable, np.ndarray]]] = {}
-    for band, keys_bytes, nodes, signature_bytes in parts:
+    groups: dict[int, list[tuple[Node, np.ndarray]]] = {}
+    for keys_bytes, nodes, signature_bytes in parts:
         part_keys = np.frombuffer(keys_bytes, dtype=np.uint64)
-        hits = np.flatnonzero(np.isin(part_keys, shared_keys))
+        hits = np.flatnonzero(np.isin(part_keys, shared))
         if not hits.size:
             continue
-        part_bands = np.frombuffer(band, dtype=np.uint32)
         signatures = np.frombuffer(signature_bytes, dtype=np.uint32).reshape(len(nodes), -1)
-        for i, key, band_index in zip(hits.tolist(), part_keys[hits].tolist(), part_bands[hits].tolist()):
-            if (key, band_index) in shared:
-                groups.setdefault((key, band_index), []).append((nodes[i], signatures[i]))
+        for i, key in zip(hits.tolist(), part_keys[hits].tolist()):
+            groups.setdefault(key, []).append((nodes[i], signatures[i]))
     return [groups[key] for key in sorted(groups)]
 
 
-def text_digest(text: str) -> bytes:
-    """Identity of a cleaned text for exact dedup."""
-    return hashlib.sha1(text.encode("utf-8")).digest()
+def text_digests(texts: Sequence[str]) -> np.ndarray:
+    """(n, 2) uint64: a 128-bit identity of each cleaned text for exact dedup."""
+    joined = b"".join(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+                      for text in texts)
+    return np.frombuffer(joined, dtype="<u8").reshape(len(texts), 2)
 
 
-def digest_bucket(digest: bytes, buckets: int) -> int:
-    return int.from_bytes(digest[:8], "little") % buckets
+# One bucket's share of a file's exact-dedup entries: (file index, positions uint32, digests 2 x uint64,
+# doc_ids). Tens of bytes a document; the texts never travel.
+ExactPart = tuple[int, bytes, bytes, list]
 
 
-def kept_of_duplicates(entries: Iterable[tuple[bytes, Hashable]]) -> dict[bytes, Hashable]:
-    """Each digest that two or more (digest, node) entries share -> the smallest of their nodes, the
-    one exact dedup keeps; the order the entries come in does not matter."""
-    smallest: dict[bytes, Hashable] = {}
-    repeated: set[bytes] = set()
-    for digest, node in entries:
-        seen = smallest.get(digest)
-        if seen is None:
-            smallest[digest] = node
-        else:
-            repeated.add(digest)
-            if node < seen:
-                smallest[digest] = node
-    return {digest: smallest[digest] for digest in repeated}
+def exact_key_parts(file_index: int, positions: np.ndarray, digests: np.ndarray, doc_ids: Sequence[str],
+                    buckets: int) -> Iterator[tuple[int, ExactPart]]:
+    """A file's (position, digest, doc_id) entries as (bucket, part) pairs, by their digest's bucket."""
+    for bucket, rows in _runs(key_bucket(np.ascontiguousarray(digests[:, 0]), buckets)):
+        yield bucket, (file_index, positions[rows].astype(np.uint32).tobytes(),
+                       np.ascontiguousarray(digests[rows]).tobytes(), [doc_ids[i] for i in rows.tolist()])
 
 
-def bucket_links(members: Sequence[tuple[Hashable, np.ndarray]], threshold: float,
-                 max_pairwise: int) -> list[tuple[Hashable, Hashable]]:
+def exact_duplicates(parts: Iterable[ExactPart]) -> list[tuple[Node, Node]]:
+    """(duplicate, kept) for every entry whose digest an entry of a smaller node also holds; the order
+    the parts come in does not matter."""
+    parts = list(parts)
+    if not parts:
+        return []
+    digests = np.concatenate([np.frombuffer(p[2], dtype="<u8").reshape(-1, 2) for p in parts])
+    order = np.lexsort((digests[:, 1], digests[:, 0]))
+    ordered = digests[order]
+    same = (ordered[1:] == ordered[:-1]).all(axis=1)
+    if not same.any():
+        return []
+    nodes: list[Node] = [(doc_id, file_index, position) for file_index, positions, _, doc_ids in parts
+                         for doc_id, position in zip(doc_ids, np.frombuffer(positions, dtype=np.uint32).tolist())]
+    run_start = np.flatnonzero(np.concatenate(([True], ~same)))
+    run_end = np.concatenate((run_start[1:], [order.size]))
+    pairs = []
+    for start, end in zip(run_start.tolist(), run_end.tolist()):
+        if end - start > 1:
+            members = sorted(nodes[i] for i in order[start:end].tolist())
+            pairs.extend((node, members[0]) for node in members[1:])
+    return pairs
+
+
+# A file's duplicates, as the dedup steps decide them: (positions uint32, kept doc_ids, reason).
+DuplicatePart = tuple[bytes, list, str]
+
+
+def dropped_positions(parts: Iterable[DuplicatePart]) -> dict[int, tuple[str, str]]:
+    """Position in the file -> (reason, kept doc_id) of each duplicate the file holds."""
+    dropped: dict[int, tuple[str, str]] = {}
+    for positions, kept_ids, reason in parts:
+        for position, kept in zip(np.frombuffer(positions, dtype=np.uint32).tolist(), kept_ids):
+            dropped.setdefault(position, (reason, kept))  # an exact duplicate is never also near
+    return dropped
+
+
+def bucket_links(members: Sequence[tuple[Node, np.ndarray]], threshold: float,
+                 max_pairwise: int) -> list[tuple[Node, Node]]:
     """Links (document, representative) among the members of one LSH bucket whose signatures agree on at
     least `threshold` of their rows: a spanning forest of the verified pairs, the smallest node as each
     tree's root. Buckets larger than `max_pairwise` compare every member with the smallest only.

@@ -1,5 +1,10 @@
 """Arrow schema of one training shard (one row = one SOP example or single segment).
 
+Layout 2.0: one input file's rows, in its document order, fill shards `part-FFFFF-PPPP.parquet` (file
+index in sorted path order, then part), a new part once one holds `PrepareConfig.shard_rows` rows. 1.0
+spread rows over N shards by document hash, which took a shuffle of every row. Readers mix rows across
+shards themselves (trainer/data.py).
+
 The columns mirror the contract table in DESIGN.md. Masking is deliberately absent: the trainer draws
 it afresh every epoch from `word_start` and the entity spans, which is what makes WWM/KDM dynamic.
 """
@@ -7,7 +12,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 SHARD_SUFFIX = ".parquet"
 
 INPUT_IDS = "input_ids"
@@ -45,6 +50,6 @@ PARQUET_WRITE_OPTIONS = {"compression": "zstd", "row_group_size": 4096}
 MAX_VOCAB_SIZE = 2**16
 
 
-def shard_file_name(index: int, count: int) -> str:
-    """Names sort in shard order and say how many siblings to expect, like Beam's sinks."""
-    return f"part-{index:05d}-of-{count:05d}{SHARD_SUFFIX}"
+def shard_file_name(file_index: int, part: int) -> str:
+    """Names sort in input order: the input file's index, then the part of that file's rows."""
+    return f"part-{file_index:05d}-{part:04d}{SHARD_SUFFIX}"

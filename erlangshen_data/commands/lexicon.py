@@ -15,7 +15,7 @@ from itertools import islice
 from knowledge.lexicon import MIN_ENTITY_CHARS, Lexicon, LexiconOptions, load_lexicons, read_stop_words
 from knowledge.matcher import EntityMatcher
 from knowledge.sources import parse_source
-from pipeline import beam_io
+from pipeline.beam import files
 from pipeline.annotate import BatchAnnotator
 from pipeline.clean import clean_text, normalize_text
 from pipeline.config import CleanConfig, PrepareConfig
@@ -121,8 +121,8 @@ def measure_coverage(lexicon: Lexicon, inputs: list[str], args: argparse.Namespa
 def _clean_documents(inputs: list[str], config: PrepareConfig, limit: int) -> Iterator[str]:
     """Kept documents' cleaned text, as `prepare` cleans it (without its cross-document dedup)."""
     kept = 0
-    for path, _ in beam_io.expand_inputs(inputs):
-        data, _ = beam_io.read_all(path)
+    for path, _ in files.expand_inputs(inputs):
+        data = files.read_input(path).data
         for record in parse_file(data, path, InputFormat.detect(path), config.text_field):
             if isinstance(record, Document):
                 text, reason = clean_text(record.title, record.text, config.clean)

@@ -9,10 +9,10 @@ from importlib import resources
 from erlangshen_data.commands.lexicon import add_lexicon_arguments, lexicon_options, lexicon_paths
 from erlangshen_data.commands.runner_args import add_runner_arguments, check_worker_paths, runner_options
 from erlangshen_data.commands.validate import validate_and_report
-from pipeline import beam_io
+from pipeline.beam import files
 from pipeline.clean_rules import parse_boilerplate_rules
 from pipeline.config import CleanConfig, DedupConfig, PrepareConfig, SopConfig
-from pipeline.prepare import run_prepare
+from pipeline.beam.prepare import PrepareRequest, run_prepare
 from pipeline.segment import BACKENDS, read_user_dict
 from runners.local import default_workers
 from schemas.errors import UserInputError
@@ -59,7 +59,9 @@ def register(subparsers) -> None:
     parser.add_argument("--no-hmm", action="store_true", help="jieba without HMM for unknown words")
     parser.add_argument("--user-dict", metavar="FILE",
                         help="your own terms, jieba user-dict format (word [freq] [tag] per line)")
-    parser.add_argument("--num-shards", type=int, default=0, help="default: one per 256 MB of input")
+    parser.add_argument("--shard-rows", type=int, default=PrepareConfig.shard_rows, metavar="N",
+                        help="rows per shard before an input file's next part starts (default: %(default)s); "
+                             "each input file has its own shards")
     add_runner_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -70,7 +72,7 @@ def _boilerplate_rules(path: str | None) -> tuple[str, ...]:
     if not path:
         return ()
     try:
-        text = beam_io.read_text(path)
+        text = files.read_text(path)
     except (OSError, UnicodeDecodeError) as error:
         raise UserInputError(f"cannot read --boilerplate-rules {path}: {error}") from None
     return parse_boilerplate_rules(text, path)
@@ -90,7 +92,7 @@ def config_from_args(args: argparse.Namespace) -> PrepareConfig:
         user_dict=args.user_dict,
         input_format=args.format,
         text_field=args.text_field,
-        num_shards=args.num_shards,
+        shard_rows=args.shard_rows,
         ledger_text=args.ledger_text,
     )
 
@@ -101,21 +103,21 @@ def run(args: argparse.Namespace) -> int:
     check_worker_paths(args, [("input", inputs), ("output", [args.output]), ("lexicon", lexicon_paths(args.lexicon)),
                               ("user-dict", [args.user_dict] if args.user_dict else [])])
     if args.user_dict:
-        read_user_dict(beam_io.local_copy(args.user_dict))  # a bad line stops the run here, not on a worker
+        read_user_dict(files.local_copy(args.user_dict))  # a bad line stops the run here, not on a worker
     input_bytes = None
     if args.runner == "local" and args.workers is None:  # the default worker count depends on the size
-        input_bytes = sum(size for _, size in beam_io.expand_inputs(inputs))
+        input_bytes = sum(size for _, size in files.expand_inputs(inputs))
     options = runner_options(args, input_bytes)
-    summary = run_prepare(
+    request = PrepareRequest(
         inputs=inputs,
         output_dir=args.output,
         config=config_from_args(args),
         vocab_path=args.vocab,
-        lexicon_paths=args.lexicon,
-        overwrite=args.overwrite,
-        options=options,
+        lexicon_paths=args.lexicon or (),
         lexicon_options=lexicon_options(args),
+        overwrite=args.overwrite,
     )
+    summary = run_prepare(request, options)
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     print(f"wall time: {time.perf_counter() - started:.1f} s")
     if input_bytes is not None:

@@ -5,12 +5,17 @@ looks complete.
 """
 from __future__ import annotations
 
+import bz2
 import hashlib
+import io
 import os
 import tempfile
 import threading
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
+
+import zstandard
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -36,38 +41,61 @@ def expand_inputs(patterns: list[str]) -> list[tuple[str, int]]:
     return sorted(found.items())
 
 
-def read_all(path: str) -> tuple[bytes, str | None]:
-    """The file's (decompressed) bytes and, when the stream broke off, why: a truncated gzip keeps the
-    records before the break."""
-    if path.lower().endswith(".gz"):
-        return _read_gzip(path)  # Beam's reader returns a truncated gzip's prefix without a word
-    chunks: list[bytes] = []
-    try:
-        with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
-            while chunk := handle.read(_CHUNK):
-                chunks.append(chunk)
-    except (EOFError, OSError, zlib.error) as error:
-        return b"".join(chunks), f"{type(error).__name__}: {error}"
-    return b"".join(chunks), None
+@dataclass(frozen=True)
+class InputBytes:
+    """One input file read whole: its decompressed bytes, why the stream broke off (None when it did
+    not), and the stored file's size and sha256, for the manifest."""
+
+    data: bytes
+    broken: str | None
+    stored_size: int
+    sha256: str
 
 
-def _read_gzip(path: str) -> tuple[bytes, str | None]:
-    """Multi-member gzip, decompressed here so that a stream cut short is noticed."""
-    out: list[bytes] = []
-    decompressor = zlib.decompressobj(wbits=31)
+class _Passthrough:
+    """The decompressor interface for a file stored as is."""
+
+    eof = True
+    unused_data = b""
+
+    def decompress(self, chunk: bytes) -> bytes:
+        return chunk
+
+
+def _decompressor(path: str):
+    name = path.lower()
+    if name.endswith(".gz"):
+        return zlib.decompressobj(wbits=31)
+    if name.endswith(".bz2"):
+        return bz2.BZ2Decompressor()
+    if name.endswith((".zst", ".zstd")):
+        return zstandard.ZstdDecompressor().decompressobj()
+    if name.endswith(".deflate"):
+        return zlib.decompressobj()
+    return _Passthrough()
+
+
+def read_input(path: str) -> InputBytes:
+    """Reads the stored bytes once, hashing them and decompressing them as they come. Every codec
+    (gzip, bzip2, zstd, deflate; several concatenated members or frames too) keeps what it decoded
+    before a break and says why it broke: Beam's own readers return a truncated stream's prefix
+    without a word."""
+    digest, size, out = hashlib.sha256(), 0, []
+    decompressor = _decompressor(path)
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
             while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
                 while chunk:
                     out.append(decompressor.decompress(chunk))
                     chunk = decompressor.unused_data if decompressor.eof else b""
                     if decompressor.eof and chunk:
-                        decompressor = zlib.decompressobj(wbits=31)  # next gzip member
-    except (OSError, zlib.error) as error:
-        return b"".join(out), f"{type(error).__name__}: {error}"
-    if not decompressor.eof:
-        return b"".join(out) + decompressor.flush(), "gzip stream ends before its end marker"
-    return b"".join(out), None
+                        decompressor = _decompressor(path)  # the next member or frame
+    except (EOFError, OSError, zlib.error, zstandard.ZstdError) as error:
+        return InputBytes(b"".join(out), f"{type(error).__name__}: {error}", size, digest.hexdigest())
+    broken = None if decompressor.eof else "compressed stream ends before its end marker"
+    return InputBytes(b"".join(out), broken, size, digest.hexdigest())
 
 
 def write_atomically(path: str, data: bytes) -> str:
@@ -80,6 +108,45 @@ def write_atomically(path: str, data: bytes) -> str:
         FileSystems.delete([path])
     FileSystems.rename([temporary], [path])
     return hashlib.sha256(data).hexdigest()
+
+
+def create(path: str):
+    """A binary handle for a staging file, written in place: only published names need a rename."""
+    return FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+class HashingSink(io.RawIOBase):
+    """A writable file for pyarrow's writers that hashes what passes and appears under its name only on
+    `publish`, by rename from a temporary sibling, like `write_atomically`."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        directory, name = FileSystems.split(path)
+        self._path, self._temporary = path, FileSystems.join(directory, f".{name}.inprogress")
+        self._handle = create(self._temporary)
+        self._digest = hashlib.sha256()
+        self._size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self._digest.update(data)
+        self._handle.write(data)
+        self._size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._size
+
+    def publish(self) -> str:
+        """Closes the file, gives it its name and returns the sha256 of its bytes."""
+        self._handle.close()
+        if FileSystems.exists(self._path):
+            FileSystems.delete([self._path])
+        FileSystems.rename([self._temporary], [self._path])
+        return self._digest.hexdigest()
 
 
 def move_files(moves: list[tuple[str, str]]) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
+import pickle
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -17,15 +18,17 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from knowledge.lexicon import LexiconOptions, default_sources, load_lexicons
 from knowledge.sources import parse_source
-from pipeline import beam_io
+from pipeline.beam import files
+from pipeline.beam.corpus import PrepareCorpus
+from pipeline.beam.layout import LEDGER_DIR, STAGING_DIR, SUMMARY_NAME, OutputPlan
 from pipeline.clean import normalize_text
 from pipeline.config import PrepareConfig
 from pipeline.report import REPORT_NAME
 from pipeline.dedup import bucket_count
-from pipeline.transforms import LEDGER_DIR, STAGING_DIR, SUMMARY_NAME, OutputPlan, PrepareCorpus, stage_lexicon
 from pipeline.vocab import Vocab, build_default_vocab, parse_vocab
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, VocabInfo
+from schemas.provenance import utc_timestamp
 
 GX_PROJECT = "gx"  # the folder Great Expectations' file context keeps under a validated output
 
@@ -61,16 +64,10 @@ def prepare_output_dir(output_dir: str, overwrite: bool) -> None:
         FileSystems.mkdirs(output_dir)
 
 
-def shard_count(config: PrepareConfig, input_bytes: int) -> int:
-    if config.num_shards:
-        return config.num_shards
-    return max(1, math.ceil(input_bytes / config.shard_input_bytes))
-
-
 def read_vocab(path: str) -> Vocab:
     """Through FileSystems, so a gs:// vocab reads like a local one."""
     try:
-        text = beam_io.read_text(path)
+        text = files.read_text(path)
     except (OSError, UnicodeDecodeError) as error:  # Beam's BeamIOError is an OSError
         raise UserInputError(f"cannot read vocab {path}: {error}") from error
     return parse_vocab(text, path)
@@ -79,7 +76,7 @@ def read_vocab(path: str) -> Vocab:
 def lexicon_file(path: str) -> str:
     """A local path for the lexicon loaders (cloud objects are copied once per machine)."""
     try:
-        return beam_io.local_copy(path)
+        return files.local_copy(path)
     except OSError as error:
         raise UserInputError(f"cannot read lexicon: {error}") from error
 
@@ -106,56 +103,52 @@ def _sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def build_prepare(
-    pipeline: beam.Pipeline,
-    inputs: Sequence[str],
-    output_dir: str,
-    config: PrepareConfig,
-    vocab_path: str | None = None,
-    lexicon_paths: Sequence[str] = (),
-    overwrite: bool = False,
-    lexicon_options: LexiconOptions = LexiconOptions(),
-) -> None:
-    """Checks the request, stages the vocab in the output and adds `PrepareCorpus` to `pipeline`
-    without running it: what a runner's graph check translates, and what `run_prepare` runs."""
+@dataclass(frozen=True)
+class PrepareRequest:
+    """What a user asks `prepare` for: the inputs, the output and how to make it."""
+
+    inputs: Sequence[str]
+    output_dir: str
+    config: PrepareConfig = field(default_factory=PrepareConfig)
+    vocab_path: str | None = None
+    lexicon_paths: Sequence[str] = ()
+    lexicon_options: LexiconOptions = field(default_factory=LexiconOptions)
+    overwrite: bool = False
+
+
+def build_prepare(pipeline: beam.Pipeline, request: PrepareRequest) -> None:
+    """Checks the request, stages the vocab and lexicon in the output and adds `PrepareCorpus` to
+    `pipeline` without running it: what a runner's graph check translates, and what `run_prepare` runs."""
+    started_at = utc_timestamp()
+    config = request.config
     config.validate()
-    files = beam_io.expand_inputs(list(inputs))
-    vocab: Vocab = read_vocab(vocab_path) if vocab_path else build_default_vocab()
-    lexicon = load_lexicons(lexicon_paths, lambda t: normalize_text(t, config.clean.to_simplified),
-                            lexicon_options, lexicon_file)
+    found = files.expand_inputs(list(request.inputs))
+    vocab: Vocab = read_vocab(request.vocab_path) if request.vocab_path else build_default_vocab()
+    lexicon = load_lexicons(request.lexicon_paths, lambda t: normalize_text(t, config.clean.to_simplified),
+                            request.lexicon_options, lexicon_file)
     if lexicon.counts.get("malformed_lines"):
         logging.warning("lexicon: skipped %d malformed lines", lexicon.counts["malformed_lines"])
-    prepare_output_dir(output_dir, overwrite)
+    output_dir = request.output_dir
+    prepare_output_dir(output_dir, request.overwrite)
     vocab_file = FileSystems.join(output_dir, VOCAB_NAME)
-    beam_io.write_atomically(vocab_file, vocab.to_text().encode("utf-8"))
-
-    input_bytes = sum(size for _, size in files)
+    files.write_atomically(vocab_file, vocab.to_text().encode("utf-8"))
     plan = OutputPlan(
         output_dir=output_dir,
-        num_shards=shard_count(config, input_bytes),
         vocab_file=vocab_file,
         entity_types=lexicon.types,
-        lexicon_provenance=lexicon_provenance(lexicon_paths),
-        dedup_buckets=bucket_count(input_bytes),
+        lexicon_provenance=lexicon_provenance(request.lexicon_paths),
+        dedup_buckets=bucket_count(sum(size for _, size in found)),
     )
-    stage_lexicon(lexicon, plan)
+    # The driver parses the lexicon sources once (~1 s for jieba's 111k proper nouns, far more for a
+    # user lexicon of millions) and stages the result for the workers, in this run's staging area.
+    files.write_atomically(plan.lexicon_file, pickle.dumps(lexicon, protocol=pickle.HIGHEST_PROTOCOL))
     vocab_info = VocabInfo(file=VOCAB_NAME, sha256=vocab.sha256, size=len(vocab.tokens))
     _ = pipeline | "prepare_corpus" >> PrepareCorpus(
-        [path for path, _ in files], config, plan, vocab_info, vocab.special_tokens
-    )
+        [path for path, _ in found], config, plan, vocab_info, vocab.special_tokens, started_at)
 
 
-def run_prepare(
-    inputs: Sequence[str],
-    output_dir: str,
-    config: PrepareConfig,
-    vocab_path: str | None = None,
-    lexicon_paths: Sequence[str] = (),
-    overwrite: bool = False,
-    options: PipelineOptions | None = None,
-    lexicon_options: LexiconOptions = LexiconOptions(),
-) -> dict:
+def run_prepare(request: PrepareRequest, options: PipelineOptions | None = None) -> dict:
     """Runs the pipeline to completion and returns the run summary (also written to the output)."""
     with beam.Pipeline(options=options or PipelineOptions([])) as pipeline:
-        build_prepare(pipeline, inputs, output_dir, config, vocab_path, lexicon_paths, overwrite, lexicon_options)
-    return json.loads(beam_io.read_text(FileSystems.join(output_dir, SUMMARY_NAME)))
+        build_prepare(pipeline, request)
+    return json.loads(files.read_text(FileSystems.join(request.output_dir, SUMMARY_NAME)))

@@ -1,0 +1,56 @@
+"""`PrepareCorpus`: input files in; shards, reject ledger, summary, report and manifest out.
+
+The shape is what lets a 180 GB corpus run in bounded memory on any runner: every step that touches
+text takes one input file and streams it, and only keys (digests, band keys, the rare candidates'
+signatures) and per-file counts cross a shuffle. See DESIGN.md ("Scale rule").
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from pipeline.beam.dedup import FindDuplicates
+from pipeline.beam.layout import OutputPlan
+from pipeline.beam.publish import PublishRun, SumCounters
+from pipeline.beam.stages import BANDS, INPUTS, STATS, BuildShards, CleanFile
+from pipeline.config import PrepareConfig
+from schemas.manifest import SpecialTokens, VocabInfo
+
+
+class PrepareCorpus(beam.PTransform):
+    """Reads like the data flow in DESIGN.md: clean each file and take its keys; decide the duplicates
+    corpus-wide from the keys; build each file's shards without its duplicates; publish."""
+
+    def __init__(self, files: list[str], config: PrepareConfig, plan: OutputPlan, vocab: VocabInfo,
+                 special: SpecialTokens, started_at: str) -> None:
+        super().__init__()
+        self._files, self._config, self._plan = files, config, plan
+        self._vocab, self._special, self._started_at = vocab, special, started_at
+
+    def expand(self, pbegin):
+        config, plan = self._config, self._plan
+        input_files = pbegin | "list_files" >> beam.Create(list(enumerate(self._files)))
+        cleaned = input_files | "clean_files" >> beam.ParDo(CleanFile(config, plan)).with_outputs(
+            BANDS, STATS, INPUTS, main="digests")
+        duplicates = (cleaned.digests, cleaned[BANDS], input_files) | "find_duplicates" >> FindDuplicates(
+            config.dedup, plan)
+        built = input_files | "build_shards" >> beam.ParDo(
+            BuildShards(config, plan), duplicates=beam.pvalue.AsMultiMap(duplicates["by_file"]),
+        ).with_outputs(STATS, main="shards")
+        stats = (
+            (cleaned[STATS], built[STATS])
+            | "all_stats" >> beam.Flatten()
+            # no default value for an empty input (there is none when no file matched): it would take
+            # three more ParDos and a stage
+            | "sum_stats" >> beam.CombineGlobally(SumCounters()).without_defaults()
+        )
+        return (
+            pbegin
+            | "publish_trigger" >> beam.Create([None], reshuffle=False)
+            | "publish" >> beam.ParDo(
+                PublishRun(config, plan, self._vocab, self._special, self._started_at),
+                shards=beam.pvalue.AsList(built.shards),
+                stats=beam.pvalue.AsList(stats),
+                inputs=beam.pvalue.AsList(cleaned[INPUTS]),
+                clusters=beam.pvalue.AsList(duplicates["cluster_sizes"]),
+            )
+        )

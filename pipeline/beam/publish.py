@@ -1,0 +1,165 @@
+"""Writing shards as rows arrive, and publishing a finished run: ledger, shards, summary, report, manifest.
+
+A shard is written while its input file is read, a row group at a time, so a worker holds one row group
+of rows, never a file's or a shard's. The manifest is written last: it is the completion marker.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.beam import files
+from pipeline.beam.layout import KEPT, LENGTH_STAT, READ, REJECTED_STAT, SUMMARY_NAME, OutputPlan
+from pipeline.config import PrepareConfig
+from pipeline.report import LENGTH_EDGES, REPORT_NAME, render_report
+from schemas.manifest import MANIFEST_NAME, DocumentAccounting, InputFile, Manifest, ShardInfo, VocabInfo
+from schemas.provenance import run_environment, utc_timestamp
+from schemas.shard import PARQUET_WRITE_OPTIONS, SHARD_SCHEMA
+
+_ROW_GROUP = PARQUET_WRITE_OPTIONS["row_group_size"]
+
+
+class _OpenShard:
+    def __init__(self, path: str) -> None:
+        self.sink = files.HashingSink(path)
+        self.writer = pq.ParquetWriter(self.sink, SHARD_SCHEMA, compression=PARQUET_WRITE_OPTIONS["compression"])
+        self.rows = 0
+        self.tokens = 0
+
+
+class ShardWriter:
+    """One input file's rows, in order, into shards of row groups of `_ROW_GROUP` rows. A new shard
+    starts at a batch boundary once one holds `max_rows` rows, so a document's rows stay together."""
+
+    def __init__(self, plan: OutputPlan, file_index: int, max_rows: int) -> None:
+        self._plan, self._file_index, self._max_rows = plan, file_index, max_rows
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._open: _OpenShard | None = None
+        self._infos: list[ShardInfo] = []
+        self.documents = 0
+
+    def add(self, batch: pa.RecordBatch, documents: int) -> None:
+        if not batch.num_rows:
+            return
+        self.documents += documents
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        self._flush(whole_groups_only=True)
+        if self._open is not None and self._open.rows + self._pending_rows >= self._max_rows:
+            self._finish()
+
+    def close(self) -> list[ShardInfo]:
+        if self._pending_rows:
+            self._finish()
+        return self._infos
+
+    def _flush(self, whole_groups_only: bool) -> None:
+        size = self._pending_rows - self._pending_rows % _ROW_GROUP if whole_groups_only else self._pending_rows
+        if not size:
+            return
+        if self._open is None:
+            self._open = _OpenShard(self._plan.staged(self._name()))
+        table = pa.Table.from_batches(self._pending)
+        written = table.slice(0, size)
+        self._open.writer.write_table(written, row_group_size=_ROW_GROUP)
+        self._open.rows += size
+        self._open.tokens += len(written.column("input_ids").combine_chunks().values)
+        self._pending = table.slice(size).to_batches()
+        self._pending_rows -= size
+
+    def _finish(self) -> None:
+        self._flush(whole_groups_only=False)
+        shard, self._open = self._open, None
+        shard.writer.close()
+        sha = shard.sink.publish()
+        self._infos.append(ShardInfo(file=self._name(), rows=shard.rows, tokens=shard.tokens, sha256=sha))
+
+    def _name(self) -> str:
+        return self._plan.shard_name(self._file_index, len(self._infos))
+
+
+class SumCounters(beam.CombineFn):
+    def create_accumulator(self) -> Counter:
+        return Counter()
+
+    def add_input(self, accumulator: Counter, element: Counter) -> Counter:
+        accumulator.update(element)
+        return accumulator
+
+    def merge_accumulators(self, accumulators) -> Counter:
+        total: Counter = Counter()
+        for accumulator in accumulators:
+            total.update(accumulator)
+        return total
+
+    def extract_output(self, accumulator: Counter) -> dict[str, int]:
+        return {key: int(value) for key, value in sorted(accumulator.items())}
+
+
+class PublishRun(beam.DoFn):
+    """Runs once, after every shard and ledger file exists: moves them from the staging area to their
+    final names, then writes summary.json, report.html (when asked) and, last, the manifest."""
+
+    def __init__(self, config: PrepareConfig, plan: OutputPlan, vocab: VocabInfo, special, started_at: str) -> None:
+        self._config, self._plan, self._vocab, self._special = config, plan, vocab, special
+        self._started_at = started_at
+
+    def process(self, _, shards, stats, inputs, clusters):
+        """`stats`: the one sum of every file's counts (none when no file was read), `inputs`: each
+        input file's size and hash, `clusters`: the one {cluster size: clusters} dict, none without
+        near duplicates."""
+        stats = dict(stats[0]) if stats else {}
+        rejected = {key.removeprefix(REJECTED_STAT): stats.pop(key) for key in sorted(stats)
+                    if key.startswith(REJECTED_STAT)}
+        lengths = {key: stats.pop(key) for key in sorted(stats) if key.startswith(LENGTH_STAT)}
+        documents = DocumentAccounting(read=stats.pop("records_read", 0), kept=stats.pop("documents_kept", 0),
+                                       rejected=rejected)
+        shard_infos = sorted(shards, key=lambda s: s.file)
+        inputs = sorted(inputs, key=lambda i: i["path"])
+        if self._config.report:
+            self._write_report(documents, lengths, clusters[0] if clusters else {})
+        plan = self._plan
+        published = [s.file for s in shard_infos] + [plan.ledger_name(i) for i in range(len(inputs))]
+        files.move_files([(plan.staged(f), plan.final(f)) for f in published])
+        FileSystems.delete([plan.staging_dir])
+        manifest = Manifest(
+            vocab=self._vocab,
+            special_tokens=self._special,
+            max_seq_len=self._config.sop.max_seq_len,
+            seed=self._config.seed,
+            config=self._config.to_dict(),
+            entity_types=list(plan.entity_types),
+            shards=shard_infos,
+            documents=documents,
+            stats=stats,
+            lexicons=[dict(entry) for entry in plan.lexicon_provenance],
+            environment=run_environment(),
+            inputs=[InputFile(**entry) for entry in inputs],
+            started_at=self._started_at,
+            finished_at=utc_timestamp(),
+        )
+        summary = {"documents": asdict(documents), "rows": manifest.total_rows, "tokens": manifest.total_tokens,
+                   "shards": len(shard_infos), "stats": manifest.stats}
+        files.write_atomically(plan.final(SUMMARY_NAME), _dumps(summary).encode("utf-8"))
+        files.write_atomically(plan.final(MANIFEST_NAME), manifest.to_json().encode("utf-8"))
+        yield manifest.to_json()
+
+    def _write_report(self, documents: DocumentAccounting, lengths: dict[str, int], clusters: dict[int, int]) -> None:
+        before, after = ([lengths.get(f"{LENGTH_STAT}.{kind}.{index:02d}", 0) for index in range(len(LENGTH_EDGES))]
+                         for kind in (READ, KEPT))
+        counts = {"read": documents.read, "kept": documents.kept, "rejected": documents.rejected_total}
+        page = render_report(counts, documents.rejected, before, after, clusters)
+        files.write_atomically(self._plan.final(REPORT_NAME), page.encode("utf-8"))
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+

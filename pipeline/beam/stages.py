@@ -1,0 +1,227 @@
+"""The two passes over the input files, as thin DoFns around the pure stages.
+
+An element is one input file, streamed batch by batch; what leaves a DoFn is keys, counts and file
+names, never texts or rows. Pass 1 (`CleanFile`) reads, parses and cleans a file, spills the cleaned
+documents and emits their digests and band keys for the corpus-wide dedup decisions. Pass 2
+(`BuildShards`) reads the spill back, drops the duplicates it is told of, and writes the file's shards
+and reject ledger. Heavy objects (segmenter, automaton, tokenizer tables) load once per worker process
+through `Shared`.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+import pyarrow.compute as pc
+from apache_beam.metrics import Metrics
+from apache_beam.utils.shared import Shared
+
+from knowledge.lexicon import Lexicon
+from knowledge.matcher import EntityMatcher
+from pipeline.annotate import BatchAnnotator
+from pipeline.beam import files, spill
+from pipeline.beam.layout import KEPT, LENGTH_STAT, METRICS_NAMESPACE, READ, REJECTED_STAT, OutputPlan
+from pipeline.beam.progress import report_progress
+from pipeline.beam.publish import ShardWriter
+from pipeline.clean import clean_documents
+from pipeline.config import PrepareConfig
+from pipeline.dedup import (
+    band_key_parts, band_keys, dropped_positions, exact_key_parts, minhash_signatures, text_digests,
+)
+from pipeline.documents import Document, Rejection
+from pipeline.examples import CleanDocument, batch_stats, build_rows, split_by_chars
+from pipeline.readers import InputFormat, parse_file
+from pipeline.report import length_histogram
+from pipeline.segment import create_segmenter, read_user_dict
+from pipeline.tokenize import BertChineseTokenizer
+from pipeline.vocab import parse_vocab
+
+BANDS, STATS, INPUTS = "bands", "stats", "inputs"
+
+
+class RejectLedger:
+    """The one place where a dropped document becomes a ledger line, a Beam counter and a count for
+    the run summary. Lines are written as they come: nothing is held."""
+
+    def __init__(self, handle, keep_text: bool) -> None:
+        self._handle = handle
+        self._keep_text = keep_text
+        self.counts: Counter = Counter()
+
+    def add(self, rejection: Rejection) -> None:
+        Metrics.counter(METRICS_NAMESPACE, f"rejected.{rejection.reason}").inc()
+        self.counts[f"{REJECTED_STAT}{rejection.reason}"] += 1
+        if rejection.text and not self._keep_text:
+            rejection = Rejection(rejection.doc_id, rejection.source, rejection.reason, rejection.detail)
+        self._handle.write((json.dumps(rejection.to_dict(), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def _length_stats(kind: str, lengths: Iterable[int]) -> Counter:
+    histogram = length_histogram(lengths)
+    return Counter({f"{LENGTH_STAT}.{kind}.{index:02d}": count for index, count in enumerate(histogram) if count})
+
+
+def _batches(records: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class CleanFile(beam.DoFn):
+    """Pass 1. (file index, path) in. Out: the file's exact-dedup entries by digest bucket (main), its
+    band keys by bucket (BANDS), its counts (STATS) and its size and hash (INPUTS)."""
+
+    def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
+        self._config = config
+        self._plan = plan
+
+    def process(self, element: tuple[int, str]):
+        index, path = element
+        config, plan = self._config, self._plan
+        read = files.read_input(path)
+        fmt = InputFormat.detect(path) if config.input_format == "auto" else InputFormat(config.input_format)
+        stats: Counter = Counter(input_bytes=len(read.data))
+        positions, digests, doc_ids, keys = [], [], [], []
+        cleaned = spill.SpillWriter(plan.spill(index, "cleaned"), spill.CLEANED_SCHEMA)
+        signed = (spill.SpillWriter(plan.spill(index, "signatures"), spill.signature_schema(config.dedup.num_perm))
+                  if config.dedup.near else None)
+        position = 0
+        with files.create(plan.spill(index, "rejects")) as handle:
+            ledger = RejectLedger(handle, config.ledger_text)
+            for records in _batches(parse_file(read.data, path, fmt, config.text_field), config.batch_size):
+                docs, doc_positions = [], []
+                for record in records:
+                    if isinstance(record, Rejection):
+                        ledger.add(record)
+                    else:
+                        docs.append(record)
+                        doc_positions.append(position)
+                    position += 1
+                kept = self._clean(docs, doc_positions, ledger, stats)
+                if kept is None:
+                    continue
+                kept_positions, kept_ids, kept_texts = kept
+                spill.write_cleaned(cleaned, kept_positions, kept_ids, kept_texts)
+                positions.append(kept_positions)
+                digests.append(text_digests(kept_texts))
+                doc_ids.extend(kept_ids)
+                if signed is not None:
+                    signatures = minhash_signatures(kept_texts, config.dedup)
+                    spill.write_signatures(signed, kept_positions, kept_ids, signatures)
+                    keys.append(band_keys(signatures, config.dedup.bands))
+            if read.broken:
+                position += 1  # the record cut off by the break counts as read, and is ledgered
+                ledger.add(Rejection(f"{path}#truncated", path, "truncated_stream", read.broken))
+        cleaned.close()
+        if signed is not None:
+            signed.close()
+        stats.update(ledger.counts)
+        stats["records_read"] += position
+        report_progress("clean", position, len(read.data))
+        if positions:
+            yield from exact_key_parts(index, np.concatenate(positions), np.concatenate(digests), doc_ids,
+                                       plan.dedup_buckets)
+        if keys:
+            for part in band_key_parts(np.concatenate(keys), plan.dedup_buckets):
+                yield beam.pvalue.TaggedOutput(BANDS, part)
+        yield beam.pvalue.TaggedOutput(STATS, stats)
+        yield beam.pvalue.TaggedOutput(INPUTS, {"path": path, "size": read.stored_size, "sha256": read.sha256})
+
+    def _clean(self, docs: list[Document], doc_positions: list[int], ledger: RejectLedger, stats: Counter):
+        """The batch's survivors as (positions, doc_ids, texts), or None; each drop to the ledger."""
+        if self._config.report:  # its input is every document read
+            stats.update(_length_stats(READ, (len(doc.text) for doc in docs)))
+        results = clean_documents([(doc.title, doc.text) for doc in docs], self._config.clean)
+        kept_positions, kept_ids, kept_texts = [], [], []
+        for doc, position, (text, reason) in zip(docs, doc_positions, results):
+            if reason:
+                ledger.add(Rejection(doc.doc_id, doc.source, reason, text=doc.text))
+            else:
+                kept_positions.append(position)
+                kept_ids.append(doc.doc_id)
+                kept_texts.append(text)
+        if not kept_ids:
+            return None
+        return np.array(kept_positions, dtype=np.uint32), kept_ids, kept_texts
+
+
+class WorkerTools:
+    """Segmenter, entity matcher and tokenizer of one worker process, built once and shared by its
+    DoFn instances (weak-referenceable, as `Shared` requires)."""
+
+    def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
+        vocab = parse_vocab(files.read_text(plan.vocab_file), plan.vocab_file)
+        lexicon: Lexicon = pickle.loads(files.read_bytes(plan.lexicon_file))
+        self.special = vocab.special_tokens
+        self.entity_types = lexicon.types
+        self.annotator = BatchAnnotator(
+            segmenter=create_segmenter(
+                config.segmenter, config.hmm, user_words=sorted(lexicon.entries),
+                user_dict=read_user_dict(files.local_copy(config.user_dict)) if config.user_dict else (),
+            ),
+            matcher=EntityMatcher(lexicon),
+            tokenizer=BertChineseTokenizer(vocab, config.lowercase),
+        )
+
+
+class BuildShards(beam.DoFn):
+    """Pass 2. (file index, path) in, with the corpus's duplicates as a side input keyed by file. The
+    file's cleaned documents become rows in its own shards and its drops lines in its own ledger file;
+    out: the shards' `ShardInfo`s (main) and the file's counts (STATS)."""
+
+    def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
+        self._config = config
+        self._plan = plan
+        self._shared = Shared()
+
+    def setup(self) -> None:
+        self._tools = self._shared.acquire(lambda: WorkerTools(self._config, self._plan))
+
+    def process(self, element: tuple[int, str], duplicates):
+        index, path = element
+        config, plan = self._config, self._plan
+        dropped = dropped_positions(duplicates[index])
+        stats: Counter = Counter()
+        writer = ShardWriter(plan, index, config.shard_rows)
+        with files.create(plan.staged(plan.ledger_name(index))) as handle:
+            handle.write(files.read_bytes(plan.spill(index, "rejects")))  # pass 1's drops come first
+            ledger = RejectLedger(handle, config.ledger_text)
+            for batch in spill.read_batches(plan.spill(index, "cleaned")):
+                docs = []
+                for position, doc_id, text in zip(batch.column(spill.POSITION).to_pylist(),
+                                                  batch.column(spill.DOC_ID).to_pylist(),
+                                                  batch.column(spill.TEXT).to_pylist()):
+                    verdict = dropped.get(position)
+                    if verdict is None:
+                        docs.append(CleanDocument(doc_id, path, text))
+                    else:
+                        ledger.add(Rejection(doc_id, path, verdict[0], verdict[1], text))
+                if config.report:  # its input is every document kept by cleaning and dedup
+                    stats.update(_length_stats(KEPT, (len(doc.text) for doc in docs)))
+                for part in split_by_chars(docs):
+                    stats.update(self._rows(part, writer, ledger))
+                report_progress("shards", len(batch), int(pc.sum(pc.binary_length(batch.column(spill.TEXT))).as_py()
+                                                          or 0))
+        stats.update(ledger.counts)
+        shards = writer.close()
+        stats["documents_kept"] += writer.documents
+        yield beam.pvalue.TaggedOutput(STATS, stats)
+        yield from shards
+
+    def _rows(self, docs: list[CleanDocument], writer: ShardWriter, ledger: RejectLedger) -> Counter:
+        tools = self._tools
+        rows = build_rows(docs, tools.annotator, self._config.sop, tools.special, self._config.seed)
+        for doc, sentences in zip(docs, rows.sentences.tolist()):
+            if not sentences:
+                ledger.add(Rejection(doc.doc_id, doc.source, "no_tokens", text=doc.text))
+        writer.add(rows.batch, documents=int(np.count_nonzero(rows.sentences)))
+        return batch_stats(rows, tools.entity_types)
