@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Iterable, Sequence
 
 from schemas.errors import UserInputError
+
+# `import apache_beam` itself imports Beam's BigQuery client, which without the gcp extra logs this
+# line on every command, --help included; nothing here uses BigQuery, so that one record goes.
+logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
 
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 COMMANDS = {
