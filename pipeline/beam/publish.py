@@ -53,7 +53,7 @@ class ShardWriter:
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
         self._flush(whole_groups_only=True)
-        if self._open is not None and self._open.rows + self._pending_rows >= self._max_rows:
+        if (self._open.rows if self._open is not None else 0) + self._pending_rows >= self._max_rows:
             self._finish()
 
     def close(self) -> list[ShardInfo]:
