@@ -138,7 +138,7 @@ def _warm_up(args, config, vocab, annotator) -> None:
 
 def _documents(files: list[str], config, clock: _Clock):
     """Batches of cleaned, exactly deduplicated documents, streamed file by file."""
-    from pipeline import beam_io
+    from pipeline.beam import files as beam_files
     from pipeline.clean import clean_documents
     from pipeline.documents import Document
     from pipeline.examples import CleanDocument
@@ -147,7 +147,7 @@ def _documents(files: list[str], config, clock: _Clock):
     seen: set[bytes] = set()
     for path in files:
         with clock.stage("read+parse"):
-            data, _ = beam_io.read_all(path)
+            data = beam_files.read_input(path).data
             docs = [d for d in parse_file(data, path, InputFormat.detect(path)) if isinstance(d, Document)]
         for first in range(0, len(docs), config.batch_size):
             batch = docs[first : first + config.batch_size]
@@ -286,7 +286,7 @@ def child_direct(args) -> dict:
     import psutil
 
     from pipeline.config import PrepareConfig
-    from pipeline.prepare import run_prepare
+    from pipeline.beam.prepare import PrepareRequest, run_prepare
     from runners.local import local_options
 
     me = psutil.Process()
@@ -311,8 +311,8 @@ def child_direct(args) -> dict:
         files = tiny_inputs(args.files, output) if args.tiny else args.files
         wall, own_cpu = time.perf_counter(), time.process_time()
         reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-        summary = run_prepare(files, os.path.join(output, "out"), PrepareConfig(), vocab_path=str(args.vocab),
-                              options=local_options(args.workers))
+        request = PrepareRequest(files, os.path.join(output, "out"), PrepareConfig(), vocab_path=str(args.vocab))
+        summary = run_prepare(request, local_options(args.workers))
         wall, own_cpu = time.perf_counter() - wall, time.process_time() - own_cpu
     done.set()
     watcher.join()

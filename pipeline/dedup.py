@@ -133,34 +133,43 @@ def _runs(values: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
 Node = tuple[str, int, int]
 
 
-def band_key_parts(keys: np.ndarray, buckets: int) -> Iterator[tuple[int, bytes]]:
-    """Band keys (any shape) as (bucket, uint64 keys) pairs, one per bucket the keys fall in. Only the
-    keys travel in this first round: almost every key is held by one document alone, and shipping its
-    signature (128 x 4 bytes, once per band) would be wasted."""
+def key_prefix_parts(keys: np.ndarray, buckets: int) -> Iterator[tuple[int, bytes]]:
+    """uint64 keys (any shape) as (bucket, their high 32 bits) pairs, one per bucket the keys fall in.
+    The first round of both dedups ships these alone, 4 bytes a key: a key is mostly held by one
+    document, and what it would take to settle it (a signature, a doc_id) would be wasted. The bucket
+    (the key's low bits) and the high bits together identify a key to about 32 + log2(buckets) bits;
+    a prefix two unrelated keys share by chance only sends them on to the next round, which compares
+    whole keys."""
     keys = keys.ravel()
     for bucket, rows in _runs(key_bucket(keys, buckets)):
-        yield bucket, keys[rows].tobytes()
+        yield bucket, (keys[rows] >> np.uint64(32)).astype(np.uint32).tobytes()
 
 
-def _repeated(keys: np.ndarray) -> np.ndarray:
-    """The keys that two or more entries hold, once each, ascending."""
-    ordered = np.sort(keys)
-    return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-
-
-def shared_band_keys(parts: Iterable[bytes]) -> bytes | None:
-    """The keys that two or more entries of one bucket's parts hold, or None."""
-    columns = [np.frombuffer(part, dtype=np.uint64) for part in parts]
+def repeated_prefixes(bucket: int, parts: Iterable[bytes]) -> bytes | None:
+    """The prefixes that two or more keys of one bucket hold, as uint64 (bucket << 32 | high bits), or None."""
+    columns = [np.frombuffer(part, dtype=np.uint32) for part in parts]
     if not columns:
         return None
-    shared = _repeated(np.concatenate(columns))
-    return shared.tobytes() if shared.size else None
+    ordered = np.sort(np.concatenate(columns))
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]]).astype(np.uint64)
+    return (repeated | np.uint64(bucket) << np.uint64(32)).tobytes() if repeated.size else None
 
 
-def shared_keys(parts: Iterable[bytes]) -> np.ndarray:
-    """The band keys of every candidate group, gathered from `shared_band_keys` of each bucket."""
-    keys = [np.frombuffer(part, dtype=np.uint64) for part in parts]
-    return np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.uint64)
+class SharedPrefixes:
+    """The repeated key prefixes of the whole corpus, gathered from `repeated_prefixes` of each bucket."""
+
+    def __init__(self, parts: Iterable[bytes], buckets: int) -> None:
+        columns = [np.frombuffer(part, dtype=np.uint64) for part in parts]
+        self.prefixes = np.unique(np.concatenate(columns)) if columns else np.empty(0, dtype=np.uint64)
+        self.buckets = buckets
+
+    def __bool__(self) -> bool:
+        return bool(self.prefixes.size)
+
+    def holds(self, keys: np.ndarray) -> np.ndarray:
+        """Whether each uint64 key's prefix is repeated somewhere in the corpus."""
+        prefixes = (keys >> np.uint64(32)) | key_bucket(keys, self.buckets).astype(np.uint64) << np.uint64(32)
+        return np.isin(prefixes, self.prefixes)
 
 
 # One bucket's share of a file's candidate entries, columnar so that Beam codes a few buffers, not
@@ -170,13 +179,13 @@ BandPart = tuple[bytes, list, bytes]
 
 
 def candidate_parts(nodes: Sequence[Node], signatures: np.ndarray, bands: int, buckets: int,
-                    shared: np.ndarray) -> Iterator[tuple[int, BandPart]]:
-    """The second round: the entries whose band key is shared, with their nodes and signatures, as
-    (bucket, part) pairs."""
-    if not shared.size or not len(nodes):
+                    shared: SharedPrefixes) -> Iterator[tuple[int, BandPart]]:
+    """The second round: the entries whose band key's prefix is repeated, with their nodes and
+    signatures, as (bucket, part) pairs."""
+    if not shared or not len(nodes):
         return
     keys = band_keys(signatures, bands).ravel()
-    hits = np.flatnonzero(np.isin(keys, shared))
+    hits = np.flatnonzero(shared.holds(keys))
     if not hits.size:
         return
     keys, owner = keys[hits], hits // bands
@@ -184,6 +193,12 @@ def candidate_parts(nodes: Sequence[Node], signatures: np.ndarray, bands: int, b
         docs = owner[rows]
         yield bucket, (keys[rows].tobytes(), [nodes[i] for i in docs.tolist()],
                        np.ascontiguousarray(signatures[docs]).tobytes())
+
+
+def _repeated(keys: np.ndarray) -> np.ndarray:
+    """The keys that two or more entries hold, once each, ascending."""
+    ordered = np.sort(keys)
+    return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
 
 
 def candidate_groups(parts: Iterable[BandPart]) -> list[list[tuple[Node, np.ndarray]]]:
@@ -215,14 +230,15 @@ def text_digests(texts: Sequence[str]) -> np.ndarray:
     return np.frombuffer(joined, dtype="<u8").reshape(len(texts), 2)
 
 
-# One bucket's share of a file's exact-dedup entries: (file index, positions uint32, digests 2 x uint64,
-# doc_ids). Tens of bytes a document; the texts never travel.
+# One bucket's share of a file's exact-dedup candidates: (file index, positions uint32, digests
+# 2 x uint64, doc_ids). Tens of bytes a document, for the few whose digest prefix is repeated.
 ExactPart = tuple[int, bytes, bytes, list]
 
 
 def exact_key_parts(file_index: int, positions: np.ndarray, digests: np.ndarray, doc_ids: Sequence[str],
                     buckets: int) -> Iterator[tuple[int, ExactPart]]:
-    """A file's (position, digest, doc_id) entries as (bucket, part) pairs, by their digest's bucket."""
+    """(position, digest, doc_id) entries of a file as (bucket, part) pairs, by their digest's bucket:
+    the second round of exact dedup, for the documents whose digest prefix is repeated."""
     for bucket, rows in _runs(key_bucket(np.ascontiguousarray(digests[:, 0]), buckets)):
         yield bucket, (file_index, positions[rows].astype(np.uint32).tobytes(),
                        np.ascontiguousarray(digests[rows]).tobytes(), [doc_ids[i] for i in rows.tolist()])

@@ -37,7 +37,7 @@ class PrepareCorpus(beam.PTransform):
             BuildShards(config, plan), duplicates=beam.pvalue.AsMultiMap(duplicates["by_file"]),
         ).with_outputs(STATS, main="shards")
         stats = (
-            (cleaned[STATS], built[STATS])
+            (cleaned[STATS], duplicates[STATS], built[STATS])
             | "all_stats" >> beam.Flatten()
             # no default value for an empty input (there is none when no file matched): it would take
             # three more ParDos and a stage

@@ -1,15 +1,17 @@
 """The Beam edge of deduplication: corpus-wide decisions from digests, band keys and signatures alone.
 
-Exact: each file's (digest, doc_id, position) entries are grouped by digest bucket, and every entry
-whose digest a smaller node also holds is a duplicate. Near: band keys alone find the keys that two
-documents share (a side input, small: LSH candidates are rare); then each file's spilled signatures
-under those keys travel to be verified, and the verified links are joined into components on one
+Both dedups run in rounds, so that what most documents ship is 4 bytes a key. Exact: the prefixes of
+all text digests find the prefixes two documents share (a side input, small); then only the documents
+under those prefixes ship (digest, doc_id, position), grouped by digest bucket, and every entry whose
+digest a smaller node also holds is a duplicate. Near: the prefixes of all band keys find the keys two
+documents may share; then each file's spilled signatures under those keys travel to be verified, and the verified links are joined into components on one
 worker (a global combine over the edges, which number at most the duplicates). Exact duplicates stay
 out of the near graph, so a cluster is judged on its distinct texts. Both decisions come back as parts
 keyed by input file, which the shard pass reads as a side input: a file's worker looks up its own.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
@@ -17,11 +19,12 @@ import numpy as np
 from apache_beam.metrics import Metrics
 
 from pipeline.beam import spill
-from pipeline.beam.layout import METRICS_NAMESPACE, OutputPlan
+from pipeline.beam.layout import METRICS_NAMESPACE, SHUFFLED_STAT, OutputPlan
+from pipeline.beam.stages import STATS, shuffled_size
 from pipeline.config import DedupConfig
 from pipeline.dedup import (
-    Components, DuplicatePart, Node, candidate_groups, candidate_parts, bucket_links, cluster_sizes, dropped_positions,
-    exact_duplicates, shared_band_keys, shared_keys,
+    Components, DuplicatePart, Node, SharedPrefixes, bucket_links, candidate_groups, candidate_parts,
+    cluster_sizes, dropped_positions, exact_duplicates, exact_key_parts, repeated_prefixes,
 )
 
 EXACT_DUPLICATE = "duplicate_exact"
@@ -40,46 +43,86 @@ def by_file(pairs: Iterable[tuple[Node, Node]], reason: str) -> Iterator[tuple[i
         yield file_index, (np.array(positions, dtype=np.uint32).tobytes(), kept, reason)
 
 
+class RepeatedPrefixes(beam.DoFn):
+    """A bucket's key prefixes in; those that two or more keys hold out (one part per bucket)."""
+
+    def process(self, element):
+        bucket, parts = element
+        repeated = repeated_prefixes(bucket, parts)
+        if repeated is not None:
+            yield repeated
+
+
+def _keyed_batches(plan: OutputPlan, index: int, shared: SharedPrefixes):
+    """The file's keys spill, batch by batch, or nothing when no prefix is repeated anywhere."""
+    return spill.read_batches(plan.spill(index, "keys")) if shared else ()
+
+
+class ExactCandidates(beam.DoFn):
+    """(file index, path) in; the (digest, doc_id, position) entries of its documents whose digest
+    prefix is repeated out, by bucket, read from the keys its first pass spilled."""
+
+    def __init__(self, plan: OutputPlan) -> None:
+        self._plan = plan
+
+    def start_bundle(self) -> None:
+        self._shared = None  # the side input is fixed within a bundle: index it once
+
+    def process(self, element: tuple[int, str], repeated):
+        if self._shared is None:
+            self._shared = SharedPrefixes(repeated, self._plan.dedup_buckets)
+        index, _ = element
+        shuffled: Counter = Counter()
+        for batch in _keyed_batches(self._plan, index, self._shared):
+            digests = spill.digests_of(batch)
+            chosen = np.flatnonzero(self._shared.holds(np.ascontiguousarray(digests[:, 0])))
+            if not chosen.size:
+                continue
+            positions = batch.column(spill.POSITION).to_numpy()[chosen]
+            doc_ids = batch.column(spill.DOC_ID).take(chosen).to_pylist()
+            for part in exact_key_parts(index, positions, digests[chosen], doc_ids, self._plan.dedup_buckets):
+                shuffled[f"{SHUFFLED_STAT}exact_candidates"] += shuffled_size(part)
+                yield part
+        yield beam.pvalue.TaggedOutput(STATS, shuffled)
+
+
 class ExactDuplicates(beam.DoFn):
-    """A digest bucket's parts in; the bucket's exact duplicates out, by file."""
+    """A digest bucket's candidates in; the bucket's exact duplicates out, by file."""
 
     def process(self, element):
         _, parts = element
         yield from by_file(exact_duplicates(parts), EXACT_DUPLICATE)
 
 
-class SharedBandKeys(beam.DoFn):
-    def process(self, element):
-        shared = shared_band_keys(element[1])
-        if shared is not None:
-            yield shared
-
-
-class CandidateParts(beam.DoFn):
-    """(file index, path) in; the file's entries under shared band keys out, by bucket, read from the
-    signatures its first pass spilled. The file's exact duplicates stay out."""
+class NearCandidates(beam.DoFn):
+    """(file index, path) in; the file's entries whose band-key prefix is repeated out, with their
+    signatures, by bucket, read from the keys its first pass spilled. The file's exact duplicates stay
+    out."""
 
     def __init__(self, config: DedupConfig, plan: OutputPlan) -> None:
         self._config = config
         self._plan = plan
 
     def start_bundle(self) -> None:
-        self._shared = None  # the side input is fixed within a bundle: index it once
+        self._shared = None
 
-    def process(self, element: tuple[int, str], shared, exact):
+    def process(self, element: tuple[int, str], repeated, exact):
         if self._shared is None:
-            self._shared = shared_keys(shared)
-        if not self._shared.size:
-            return
+            self._shared = SharedPrefixes(repeated, self._plan.dedup_buckets)
         index, _ = element
-        excluded = dropped_positions(exact[index])
-        for batch in spill.read_batches(self._plan.spill(index, "signatures")):
+        shuffled: Counter = Counter()
+        excluded = dropped_positions(exact[index]) if self._shared else {}
+        for batch in _keyed_batches(self._plan, index, self._shared):
             positions = batch.column(spill.POSITION).to_pylist()
             keep = [i for i, position in enumerate(positions) if position not in excluded]
             signatures = spill.signatures_of(batch)[keep]
             doc_ids = batch.column(spill.DOC_ID).to_pylist()
             nodes = [(doc_ids[i], index, positions[i]) for i in keep]
-            yield from candidate_parts(nodes, signatures, self._config.bands, self._plan.dedup_buckets, self._shared)
+            for part in candidate_parts(nodes, signatures, self._config.bands, self._plan.dedup_buckets,
+                                        self._shared):
+                shuffled[f"{SHUFFLED_STAT}near_candidates"] += shuffled_size(part)
+                yield part
+        yield beam.pvalue.TaggedOutput(STATS, shuffled)
 
 
 class LinkBucket(beam.DoFn):
@@ -120,28 +163,37 @@ class ConnectedComponents(beam.CombineFn):
 
 class FindDuplicates(beam.PTransform):
     """(exact entries by bucket, band keys by bucket, input files) in; out: a dict of "by_file", the
-    (file index, DuplicatePart) of every duplicate, and "cluster_sizes", one {cluster size: clusters}
-    element for the report (none when no document has a near duplicate)."""
+    (file index, DuplicatePart) of every duplicate, "cluster_sizes", one {cluster size: clusters}
+    element for the report (none when no document has a near duplicate), and "stats", counts of what
+    the candidate step shuffled."""
 
     def __init__(self, config: DedupConfig, plan: OutputPlan) -> None:
         super().__init__()
         self._config, self._plan = config, plan
 
     def expand(self, inputs):
-        digests, band_parts, input_files = inputs
-        exact = (digests
-                 | "group_digests" >> beam.GroupByKey()
+        digest_prefixes, band_prefixes, input_files = inputs
+        repeated_digests = (digest_prefixes
+                            | "group_digest_prefixes" >> beam.GroupByKey()
+                            | "repeated_digest_prefixes" >> beam.ParDo(RepeatedPrefixes()))
+        exact_candidates = input_files | "exact_candidates" >> beam.ParDo(
+            ExactCandidates(self._plan), repeated=beam.pvalue.AsList(repeated_digests)).with_outputs(
+            STATS, main="parts")
+        exact = (exact_candidates.parts
+                 | "group_exact_candidates" >> beam.GroupByKey()
                  | "exact_duplicates" >> beam.ParDo(ExactDuplicates()))
         if not self._config.near:
-            return {"by_file": exact, "cluster_sizes": digests.pipeline | "no_clusters" >> beam.Create([{}])}
-        shared = (band_parts
-                  | "group_band_keys" >> beam.GroupByKey()
-                  | "shared_band_keys" >> beam.ParDo(SharedBandKeys()))
+            return {"by_file": exact, STATS: exact_candidates[STATS],
+                    "cluster_sizes": input_files.pipeline | "no_clusters" >> beam.Create([{}])}
+        repeated_bands = (band_prefixes
+                          | "group_band_prefixes" >> beam.GroupByKey()
+                          | "repeated_band_prefixes" >> beam.ParDo(RepeatedPrefixes()))
+        near_candidates = input_files | "near_candidates" >> beam.ParDo(
+            NearCandidates(self._config, self._plan), repeated=beam.pvalue.AsList(repeated_bands),
+            exact=beam.pvalue.AsMultiMap(exact)).with_outputs(STATS, main="parts")
         near = (
-            input_files
-            | "candidates" >> beam.ParDo(CandidateParts(self._config, self._plan),
-                                         shared=beam.pvalue.AsList(shared), exact=beam.pvalue.AsMultiMap(exact))
-            | "group_candidates" >> beam.GroupByKey()
+            near_candidates.parts
+            | "group_near_candidates" >> beam.GroupByKey()
             | "link_buckets" >> beam.ParDo(LinkBucket(self._config))
             # no default value for an empty input: it would take three more ParDos and a stage
             | "connected_components" >> beam.CombineGlobally(ConnectedComponents()).without_defaults()
@@ -150,4 +202,5 @@ class FindDuplicates(beam.PTransform):
         return {
             "by_file": (exact, near_by_file) | "all_duplicates" >> beam.Flatten(),
             "cluster_sizes": near | "cluster_sizes" >> beam.Map(cluster_sizes),
+            STATS: (exact_candidates[STATS], near_candidates[STATS]) | "candidate_stats" >> beam.Flatten(),
         }

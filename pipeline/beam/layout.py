@@ -25,6 +25,7 @@ METRICS_NAMESPACE = "erlangshen"
 # and documents per length bin before and after cleaning and dedup ("report.length.read.03"), which
 # feed the ledger accounting and report.html, not the manifest's stats.
 REJECTED_STAT = "rejected."
+SHUFFLED_STAT = "shuffled_bytes."  # payload bytes entering each GroupByKey, by kind
 LENGTH_STAT = "report.length"
 READ, KEPT = "read", "kept"
 

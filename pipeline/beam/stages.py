@@ -24,13 +24,13 @@ from knowledge.lexicon import Lexicon
 from knowledge.matcher import EntityMatcher
 from pipeline.annotate import BatchAnnotator
 from pipeline.beam import files, spill
-from pipeline.beam.layout import KEPT, LENGTH_STAT, METRICS_NAMESPACE, READ, REJECTED_STAT, OutputPlan
+from pipeline.beam.layout import KEPT, LENGTH_STAT, METRICS_NAMESPACE, READ, REJECTED_STAT, SHUFFLED_STAT, OutputPlan
 from pipeline.beam.progress import report_progress
 from pipeline.beam.publish import ShardWriter
 from pipeline.clean import clean_documents
 from pipeline.config import PrepareConfig
 from pipeline.dedup import (
-    band_key_parts, band_keys, dropped_positions, exact_key_parts, minhash_signatures, text_digests,
+    band_keys, dropped_positions, key_prefix_parts, minhash_signatures, text_digests,
 )
 from pipeline.documents import Document, Rejection
 from pipeline.examples import CleanDocument, batch_stats, build_rows, split_by_chars
@@ -60,6 +60,21 @@ class RejectLedger:
         self._handle.write((json.dumps(rejection.to_dict(), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
 
 
+def shuffled_size(element) -> int:
+    """The payload of a shuffled (key, part) element: its buffers and strings, as the run's
+    `shuffled_bytes.*` counts report it (Beam's coders add a few bytes a field)."""
+    _, part = element
+    size = 8
+    for field in part if isinstance(part, tuple) else (part,):
+        if isinstance(field, (bytes, str)):
+            size += len(field)
+        elif isinstance(field, list):
+            size += sum(len(item) if isinstance(item, str) else 4 + len(item[0]) + 8 for item in field)
+        else:
+            size += 8
+    return size
+
+
 def _length_stats(kind: str, lengths: Iterable[int]) -> Counter:
     histogram = length_histogram(lengths)
     return Counter({f"{LENGTH_STAT}.{kind}.{index:02d}": count for index, count in enumerate(histogram) if count})
@@ -77,8 +92,8 @@ def _batches(records: Iterable, size: int) -> Iterator[list]:
 
 
 class CleanFile(beam.DoFn):
-    """Pass 1. (file index, path) in. Out: the file's exact-dedup entries by digest bucket (main), its
-    band keys by bucket (BANDS), its counts (STATS) and its size and hash (INPUTS)."""
+    """Pass 1. (file index, path) in. Out: the prefixes of the file's text digests by bucket (main) and
+    of its band keys (BANDS), its counts (STATS) and its size and hash (INPUTS)."""
 
     def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
         self._config = config
@@ -90,10 +105,10 @@ class CleanFile(beam.DoFn):
         read = files.read_input(path)
         fmt = InputFormat.detect(path) if config.input_format == "auto" else InputFormat(config.input_format)
         stats: Counter = Counter(input_bytes=len(read.data))
-        positions, digests, doc_ids, keys = [], [], [], []
+        digests, keys = [], []
+        near = config.dedup.near
         cleaned = spill.SpillWriter(plan.spill(index, "cleaned"), spill.CLEANED_SCHEMA)
-        signed = (spill.SpillWriter(plan.spill(index, "signatures"), spill.signature_schema(config.dedup.num_perm))
-                  if config.dedup.near else None)
+        keyed = spill.SpillWriter(plan.spill(index, "keys"), spill.keys_schema(config.dedup.num_perm if near else None))
         position = 0
         with files.create(plan.spill(index, "rejects")) as handle:
             ledger = RejectLedger(handle, config.ledger_text)
@@ -111,27 +126,26 @@ class CleanFile(beam.DoFn):
                     continue
                 kept_positions, kept_ids, kept_texts = kept
                 spill.write_cleaned(cleaned, kept_positions, kept_ids, kept_texts)
-                positions.append(kept_positions)
                 digests.append(text_digests(kept_texts))
-                doc_ids.extend(kept_ids)
-                if signed is not None:
-                    signatures = minhash_signatures(kept_texts, config.dedup)
-                    spill.write_signatures(signed, kept_positions, kept_ids, signatures)
+                signatures = minhash_signatures(kept_texts, config.dedup) if near else None
+                spill.write_keys(keyed, kept_positions, kept_ids, digests[-1], signatures)
+                if near:
                     keys.append(band_keys(signatures, config.dedup.bands))
             if read.broken:
                 position += 1  # the record cut off by the break counts as read, and is ledgered
                 ledger.add(Rejection(f"{path}#truncated", path, "truncated_stream", read.broken))
         cleaned.close()
-        if signed is not None:
-            signed.close()
+        keyed.close()
         stats.update(ledger.counts)
         stats["records_read"] += position
         report_progress("clean", position, len(read.data))
-        if positions:
-            yield from exact_key_parts(index, np.concatenate(positions), np.concatenate(digests), doc_ids,
-                                       plan.dedup_buckets)
+        if digests:
+            for part in key_prefix_parts(np.concatenate(digests)[:, 0], plan.dedup_buckets):
+                stats[f"{SHUFFLED_STAT}digests"] += shuffled_size(part)
+                yield part
         if keys:
-            for part in band_key_parts(np.concatenate(keys), plan.dedup_buckets):
+            for part in key_prefix_parts(np.concatenate(keys), plan.dedup_buckets):
+                stats[f"{SHUFFLED_STAT}band_keys"] += shuffled_size(part)
                 yield beam.pvalue.TaggedOutput(BANDS, part)
         yield beam.pvalue.TaggedOutput(STATS, stats)
         yield beam.pvalue.TaggedOutput(INPUTS, {"path": path, "size": read.stored_size, "sha256": read.sha256})
