@@ -11,6 +11,8 @@ from typing import Any
 from schemas.errors import UserInputError
 
 PADDED_VOCAB_SIZE = 21248
+# Shards whose rows an epoch mixes at a time; why 8, and what it costs in memory: trainer/data.py.
+MIX_SHARDS = 8
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class TrainConfig:
     model: str = "tiny"
     init_from: str | None = None  # a Hugging Face MegatronBert directory (e.g. Erlangshen's weights)
     eval_shards: int = 0  # the last N shards of the manifest are held out for evaluation
+    mix_shards: int = MIX_SHARDS  # rows are shuffled across this many shards at a time (1: shard by shard)
     seed: int = 1234
     micro_batch_size: int = 8
     grad_accum_steps: int = 1
@@ -135,7 +138,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.decay not in ("linear", "cosine"):
             raise UserInputError(f"decay must be linear or cosine, got {self.decay!r}")
-        for name in ("micro_batch_size", "grad_accum_steps", "max_steps"):
+        for name in ("micro_batch_size", "grad_accum_steps", "max_steps", "mix_shards"):
             if getattr(self, name) < 1:
                 raise UserInputError(f"{name} must be at least 1")
 

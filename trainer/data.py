@@ -1,13 +1,27 @@
 """Masked, padded micro-batches straight from the Parquet shards.
 
-Order of an epoch: shards in a (seed, epoch) permutation, rows within each shard in a
-(seed, epoch, shard) permutation. That local shuffle lets a reader hold one shard at a time; the
-global batch still mixes as many shards as there are ranks. The epoch's stream is cut into
-`world_size` contiguous ranges of whole micro-batches (the tail that fills no micro-batch on every
-rank is dropped, a different tail each epoch); loader workers of a rank take its micro-batches
-round-robin, which is the order `DataLoader` returns them in. So the position of a run inside an
-epoch is one integer, the number of micro-batches a rank has consumed, and does not depend on the
-number of workers.
+Order of an epoch. `prepare` writes one shard per input file, rows in document order, and a WuDao
+file is often one source: read shard by shard, an epoch would feed the model one source (even one
+document) for many steps in a row. So the epoch's (seed, epoch) shard permutation is cut into groups of
+`mix_shards` consecutive shards and a group's rows are permuted jointly, keyed by (seed, epoch, the
+group's shards): every micro-batch draws from up to `mix_shards` sources, and which sources meet
+changes every epoch. A reader holds one group at a time (only the columns a batch needs), so memory is
+`mix_shards` shards per loader worker whatever the corpus size, where a global shuffle would hold the
+corpus or read every file at random. With `mix_shards=1` the key is (seed, epoch, shard), the order of
+the shard-at-a-time reader this replaced: a run started under it resumes on the same batches with
+`--mix-shards 1` (the position counts micro-batches of one order, so K must not change mid-epoch).
+
+Why 8 by default: B rows drawn from K equal sources hold K(1 - (1 - 1/K)^B) distinct ones, 7.1 of 8 at
+B = 16 and 5.3 at B = 8; a larger K adds little to one micro-batch while memory grows with it, and the
+global batch multiplies the mix by the number of ranks, each reading its own stretch of the stream.
+Lower it when shards are large; raise it when a micro-batch is much larger than K.
+
+The epoch's stream is cut into `world_size` contiguous ranges of whole micro-batches (the tail that
+fills no micro-batch on every rank is dropped, a different tail each epoch); loader workers of a rank
+take its micro-batches round-robin from `start`, the order `DataLoader` returns them in. So the
+position of a run inside an epoch is one integer, the number of micro-batches a rank has consumed,
+and does not depend on the number of workers. Masks are keyed on a row's global id in manifest order,
+never on its place in the stream, so a row's masks do not depend on `mix_shards`, rank or worker.
 
 Batches are built from Arrow buffers with numpy, never row by row in Python, and are padded only to
 the longest row (rounded up to `pad_to_multiple_of`, which bounds `torch.compile` recompiles).
@@ -27,7 +41,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from schemas import shard as cols
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, Manifest, SpecialTokens, read_manifest
-from trainer.config import MaskingConfig
+from trainer.config import MIX_SHARDS, MaskingConfig
 from trainer.masking import mask_batch
 
 COLUMNS = [cols.INPUT_IDS, cols.LEN_A, cols.WORD_START, cols.ENTITY_START, cols.ENTITY_END, cols.SOP_LABEL]
@@ -89,7 +103,10 @@ class PretrainingBatches(IterableDataset):
         masking: MaskingConfig = MaskingConfig(),
         pad_to_multiple_of: int = 8,
         max_len: int = 512,
+        mix_shards: int = MIX_SHARDS,
     ) -> None:
+        if mix_shards < 1:
+            raise UserInputError(f"mix_shards must be at least 1, got {mix_shards}")
         self.shards = shards
         self.specials = specials
         self.vocab_size = vocab_size
@@ -103,10 +120,13 @@ class PretrainingBatches(IterableDataset):
         count = len(shards)
         self.shard_order = _permutation(count, seed, epoch) if shuffle else np.arange(count)
         self.shuffle = shuffle
-        # Row offsets of each shard in this epoch's stream.
-        rows = np.array([shards[i].rows for i in self.shard_order], dtype=np.int64)
-        self.stream_offsets = np.concatenate([[0], np.cumsum(rows)])
-        self.batches_per_rank = int(self.stream_offsets[-1]) // (micro_batch_size * world_size)
+        # Unshuffled (evaluation) streams keep manifest order, which no grouping changes: one shard at a time.
+        width = mix_shards if shuffle else 1
+        self.groups = [[int(i) for i in self.shard_order[g:g + width]] for g in range(0, count, width)]
+        # Row offsets of each group in this epoch's stream.
+        rows = np.array([sum(shards[i].rows for i in group) for group in self.groups], dtype=np.int64)
+        self.group_offsets = np.concatenate([[0], np.cumsum(rows)])
+        self.batches_per_rank = int(self.group_offsets[-1]) // (micro_batch_size * world_size)
 
     def __len__(self) -> int:
         return max(self.batches_per_rank - self.start, 0)
@@ -114,12 +134,13 @@ class PretrainingBatches(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        reader = _ShardReader(self)
-        for index in range(self.start, self.batches_per_rank):
-            if index % workers == worker:
-                yield self.build(reader, index)
+        reader = _GroupReader(self)
+        # Dealt from `start`, not from 0: `DataLoader` asks worker 0 first, so from an odd `start` (a
+        # resume) dealing by `index % workers` would return the micro-batches in swapped pairs.
+        for index in range(self.start + worker, self.batches_per_rank, workers):
+            yield self.build(reader, index)
 
-    def build(self, reader: "_ShardReader", index: int) -> dict[str, torch.Tensor]:
+    def build(self, reader: "_GroupReader", index: int) -> dict[str, torch.Tensor]:
         first = (self.rank * self.batches_per_rank + index) * self.micro_batch_size
         table, row_ids = reader.rows(np.arange(first, first + self.micro_batch_size))
         return self.collate(table, row_ids)
@@ -170,34 +191,55 @@ class PretrainingBatches(IterableDataset):
         }
 
 
-class _ShardReader:
-    """Holds the shard being read (and its row permutation); streams are shard-major, so one suffices."""
+class _GroupReader:
+    """Holds the group being read: its shards' tables and the joint row permutation. The stream is
+    group-major, so one group suffices; the previous one is dropped before the next is read."""
 
     def __init__(self, batches: PretrainingBatches) -> None:
         self.batches = batches
         self.loaded: int | None = None
-        self.table: pa.Table | None = None
-        self.row_order: np.ndarray | None = None
+        self.tables: list[pa.Table] = []
+        self.member_offsets = np.zeros(1, dtype=np.int64)  # row offsets of the members inside the group
+        self.first_rows = np.zeros(0, dtype=np.int64)
+        self.row_order = np.zeros(0, dtype=np.int64)
 
-    def _load(self, slot: int) -> None:
-        if self.loaded != slot:
-            b = self.batches
-            shard_index = int(b.shard_order[slot])
+    def _load(self, group: int) -> None:
+        if self.loaded == group:
+            return
+        b = self.batches
+        members = b.groups[group]
+        self.loaded, self.tables = None, []
+        for shard_index in members:
             shard = b.shards[shard_index]
-            self.table = pq.read_table(shard.path, columns=COLUMNS)
-            if self.table.num_rows != shard.rows:
-                raise UserInputError(f"{shard.path} has {self.table.num_rows} rows, the manifest says {shard.rows}")
-            self.row_order = (_permutation(shard.rows, b.seed, b.epoch, shard_index) if b.shuffle
-                              else np.arange(shard.rows))
-            self.loaded = slot
+            table = pq.read_table(shard.path, columns=COLUMNS)
+            if table.num_rows != shard.rows:
+                raise UserInputError(f"{shard.path} has {table.num_rows} rows, the manifest says {shard.rows}")
+            self.tables.append(table)
+        sizes = [b.shards[i].rows for i in members]
+        self.member_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.first_rows = np.array([b.shards[i].first_row for i in members], dtype=np.int64)
+        total = int(self.member_offsets[-1])
+        # A one-shard group's key is (seed, epoch, shard): the key of the shard-at-a-time order.
+        self.row_order = _permutation(total, b.seed, b.epoch, *members) if b.shuffle else np.arange(total)
+        self.loaded = group
 
     def rows(self, stream_positions: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        """The rows at these stream positions, in that order, and their global row ids."""
         b = self.batches
-        slots = np.searchsorted(b.stream_offsets, stream_positions, side="right") - 1
+        groups = np.searchsorted(b.group_offsets, stream_positions, side="right") - 1
         parts, row_ids = [], []
-        for slot in np.unique(slots):
-            self._load(int(slot))
-            local = self.row_order[stream_positions[slots == slot] - b.stream_offsets[slot]]
-            parts.append(self.table.take(local))
-            row_ids.append(local + b.shards[int(b.shard_order[slot])].first_row)
+        for group in np.unique(groups):
+            self._load(int(group))
+            local = self.row_order[stream_positions[groups == group] - b.group_offsets[group]]
+            member = np.searchsorted(self.member_offsets, local, side="right") - 1
+            in_shard = local - self.member_offsets[member]
+            # Taken per shard (a concatenated group could overflow a list column's 32-bit offsets),
+            # then put back in stream order.
+            order = np.argsort(member, kind="stable")
+            taken = [self.tables[m].take(in_shard[member == m]) for m in np.unique(member)]
+            table = pa.concat_tables(taken)
+            if len(taken) > 1:
+                table = table.take(np.argsort(order))
+            parts.append(table)
+            row_ids.append(in_shard + self.first_rows[member])
         return pa.concat_tables(parts), np.concatenate(row_ids).astype(np.uint64)

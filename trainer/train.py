@@ -133,7 +133,7 @@ def batches_for(files: list[ShardFile], shards: ShardSet, config: TrainConfig, r
         files, shards.manifest.special_tokens, shards.manifest.vocab.size,
         micro_batch_size=config.micro_batch_size, seed=config.seed, epoch=epoch, rank=rank, world_size=world,
         start=start, shuffle=shuffle, masking=config.masking, pad_to_multiple_of=config.pad_to_multiple_of,
-        max_len=max_len,
+        max_len=max_len, mix_shards=config.mix_shards,
     )
 
 

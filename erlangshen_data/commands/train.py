@@ -21,6 +21,9 @@ def register(subparsers) -> None:
     parser.add_argument("--init-from", metavar="HF_DIR", help="start from a Hugging Face MegatronBert directory")
     parser.add_argument("--eval-shards", type=int, default=DEFAULTS.eval_shards,
                         help="hold out the manifest's last N shards for evaluation")
+    parser.add_argument("--mix-shards", type=int, default=DEFAULTS.mix_shards, metavar="K",
+                        help="shuffle an epoch's rows across K shards at a time (each loader worker holds K "
+                             "shards); 1 reads shard by shard")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
     parser.add_argument("--micro-batch-size", type=int, default=DEFAULTS.micro_batch_size, help="rows per rank")
     parser.add_argument("--grad-accum", type=int, default=DEFAULTS.grad_accum_steps)
@@ -50,7 +53,8 @@ def register(subparsers) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         data_dir=args.data, out_dir=args.out, model=args.model, init_from=args.init_from,
-        eval_shards=args.eval_shards, seed=args.seed, micro_batch_size=args.micro_batch_size,
+        eval_shards=args.eval_shards, mix_shards=args.mix_shards, seed=args.seed,
+        micro_batch_size=args.micro_batch_size,
         grad_accum_steps=args.grad_accum, max_steps=args.max_steps, stop_after_steps=args.stop_after, lr=args.lr,
         min_lr_ratio=args.min_lr_ratio, warmup_steps=args.warmup_steps, decay=args.decay,
         weight_decay=args.weight_decay, grad_clip=args.grad_clip, log_every=args.log_every,

@@ -8,6 +8,7 @@ context finds the topic (ln CYCLE at most) and then the neighbours.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ CYCLE = 8
 VOCAB_SIZE = 21128
 
 
-def _row(rng: np.random.Generator, max_len: int, doc: int) -> dict:
+def _row(rng: np.random.Generator, max_len: int, source: int, doc: int) -> dict:
     length = int(rng.integers(max_len // 2, max_len - 2))
     topic = int(rng.integers(TOPICS))
     body = FIRST_ID + topic * CYCLE + (int(rng.integers(CYCLE)) + np.arange(length)) % CYCLE
@@ -50,17 +51,22 @@ def _row(rng: np.random.Generator, max_len: int, doc: int) -> dict:
         "entity_end": [s + 3 for s in entity_start],
         "entity_type": [0 for _ in entity_start],
         "sop_label": label,
-        "doc_id": f"doc-{doc}",
+        "doc_id": f"source-{source}/doc-{doc}",  # one source per shard, as prepare writes one per input file
     }
 
 
-def write_shard_set(directory: Path, shards: int, rows_per_shard: int, max_len: int = 64, seed: int = 0) -> Path:
+def write_shard_set(directory: Path, shards: int, rows_per_shard: int | Sequence[int], max_len: int = 64,
+                    seed: int = 0) -> Path:
+    """`rows_per_shard` is one count for every shard, or one count per shard (uneven sources)."""
     rng = np.random.default_rng(seed)
+    counts = [rows_per_shard] * shards if isinstance(rows_per_shard, int) else list(rows_per_shard)
+    assert len(counts) == shards
+    firsts = np.concatenate([[0], np.cumsum(counts)])
     (directory / SHARDS_DIR).mkdir(parents=True, exist_ok=True)
     infos = []
     for index in range(shards):
-        rows = [_row(rng, max_len, index * rows_per_shard + i) for i in range(rows_per_shard)]
-        relative = f"{SHARDS_DIR}/{shard_file_name(index, shards)}"
+        rows = [_row(rng, max_len, index, int(firsts[index]) + i) for i in range(counts[index])]
+        relative = f"{SHARDS_DIR}/{shard_file_name(index, 0)}"  # one input file each, in one part
         pq.write_table(pa.Table.from_pylist(rows, schema=SHARD_SCHEMA), directory / relative)
         digest = hashlib.sha256((directory / relative).read_bytes()).hexdigest()
         infos.append(ShardInfo(relative, len(rows), sum(len(r["input_ids"]) for r in rows), digest))
@@ -72,7 +78,7 @@ def write_shard_set(directory: Path, shards: int, rows_per_shard: int, max_len: 
         config={},
         entity_types=["test"],
         shards=infos,
-        documents=DocumentAccounting(read=shards * rows_per_shard, kept=shards * rows_per_shard, rejected={}),
+        documents=DocumentAccounting(read=sum(counts), kept=sum(counts), rejected={}),
     )
     (directory / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return directory
