@@ -129,7 +129,7 @@ class PublishRun(beam.DoFn):
         plan = self._plan
         published = [s.file for s in shard_infos] + [plan.ledger_name(i) for i in range(len(inputs))]
         files.move_files([(plan.staged(f), plan.final(f)) for f in published])
-        FileSystems.delete([plan.staging_dir])
+        FileSystems.delete([plan.staging_dir + "/"])  # the slash: gs:// and s3:// delete a "folder" only so
         manifest = Manifest(
             vocab=self._vocab,
             special_tokens=self._special,
