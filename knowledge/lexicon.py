@@ -5,6 +5,8 @@ install has a real lexicon without a download.
 """
 from __future__ import annotations
 
+import json
+import sys
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -49,6 +51,24 @@ class SurfaceTable(Mapping[str, int]):
         self._types = array("H", types)
         if len(self._types) != len(surfaces):
             raise ValueError("one type per surface")
+
+    def to_bytes(self) -> bytes:
+        """Plain data: the surfaces' text, then the types as little-endian uint16 (see `from_bytes`)."""
+        text = self._text.encode("utf-8")
+        types = array("H", self._types)
+        if sys.byteorder != "little":
+            types.byteswap()
+        return len(text).to_bytes(8, "little") + text + types.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SurfaceTable:
+        size = int.from_bytes(data[:8], "little")
+        text = data[8: 8 + size].decode("utf-8")
+        types = array("H")
+        types.frombytes(data[8 + size:])
+        if sys.byteorder != "little":
+            types.byteswap()
+        return cls(text.split("\n") if text or len(types) else [], types)
 
     @classmethod
     def of(cls, entries: Mapping[str, int]) -> SurfaceTable:
@@ -126,6 +146,18 @@ class Lexicon:
     def entries_by_type(self) -> dict[str, int]:
         counts = Counter(self.entries.values())
         return {name: counts[i] for i, name in enumerate(self.types)}
+
+    def to_bytes(self) -> bytes:
+        """The lexicon as plain data, for a driver to hand to its workers: reading it back runs no
+        code, unlike a pickle that someone could swap in the output's staging area."""
+        header = json.dumps({"types": list(self.types), "counts": self.counts}).encode("utf-8")
+        return len(header).to_bytes(8, "little") + header + SurfaceTable.of(self.entries).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Lexicon:
+        size = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8: 8 + size])
+        return cls(tuple(header["types"]), SurfaceTable.from_bytes(data[8 + size:]), dict(header["counts"]))
 
 
 @lru_cache(maxsize=1)

@@ -173,9 +173,10 @@ class SharedPrefixes:
 
 
 # One bucket's share of a file's candidate entries, columnar so that Beam codes a few buffers, not
-# objects: (band keys uint64, nodes, signatures uint32 row-major), one entry per (document, band) whose
-# key some other entry shares.
-BandPart = tuple[bytes, list, bytes]
+# objects: (band keys uint64, each entry's document as an index into the part's documents uint32, the
+# documents' nodes, their signatures uint32 row-major). A document whose bands share several keys of
+# the bucket ships its signature once.
+BandPart = tuple[bytes, bytes, list, bytes]
 
 
 def candidate_parts(nodes: Sequence[Node], signatures: np.ndarray, bands: int, buckets: int,
@@ -190,9 +191,9 @@ def candidate_parts(nodes: Sequence[Node], signatures: np.ndarray, bands: int, b
         return
     keys, owner = keys[hits], hits // bands
     for bucket, rows in _runs(key_bucket(keys, buckets)):
-        docs = owner[rows]
-        yield bucket, (keys[rows].tobytes(), [nodes[i] for i in docs.tolist()],
-                       np.ascontiguousarray(signatures[docs]).tobytes())
+        docs, entry_doc = np.unique(owner[rows], return_inverse=True)
+        yield bucket, (keys[rows].tobytes(), entry_doc.astype(np.uint32).tobytes(),
+                       [nodes[i] for i in docs.tolist()], np.ascontiguousarray(signatures[docs]).tobytes())
 
 
 def _repeated(keys: np.ndarray) -> np.ndarray:
@@ -205,21 +206,22 @@ def candidate_groups(parts: Iterable[BandPart]) -> list[list[tuple[Node, np.ndar
     """The members (node, signature) of each band key that two or more entries of one bucket share, in
     key order. Two passes over `parts` (a GroupByKey's values may be iterated again): the first holds
     only the bucket's keys, the second keeps the signatures of the candidates alone."""
-    columns = [np.frombuffer(keys, dtype=np.uint64) for keys, _, _ in parts]
+    columns = [np.frombuffer(keys, dtype=np.uint64) for keys, _, _, _ in parts]
     if not columns:
         return []
     shared = _repeated(np.concatenate(columns))
     if not shared.size:
         return []
     groups: dict[int, list[tuple[Node, np.ndarray]]] = {}
-    for keys_bytes, nodes, signature_bytes in parts:
+    for keys_bytes, entry_doc_bytes, nodes, signature_bytes in parts:
         part_keys = np.frombuffer(keys_bytes, dtype=np.uint64)
         hits = np.flatnonzero(np.isin(part_keys, shared))
         if not hits.size:
             continue
+        entry_doc = np.frombuffer(entry_doc_bytes, dtype=np.uint32)
         signatures = np.frombuffer(signature_bytes, dtype=np.uint32).reshape(len(nodes), -1)
-        for i, key in zip(hits.tolist(), part_keys[hits].tolist()):
-            groups.setdefault(key, []).append((nodes[i], signatures[i]))
+        for key, doc in zip(part_keys[hits].tolist(), entry_doc[hits].tolist()):
+            groups.setdefault(key, []).append((nodes[doc], signatures[doc]))
     return [groups[key] for key in sorted(groups)]
 
 

@@ -1,24 +1,14 @@
 """DirectRunner options: in-process for a small input, else one worker process per core.
 
-Beam 2.77's DirectRunner executes on the FnApiRunner. In `multi_processing` mode it starts one SDK
-harness process per worker and hands each of them 1/N of every stage's input as one bundle: the keys
-of a shuffle dealt round-robin, other inputs by the chunks the data plane wrote (or element by
-element when there are fewer chunks than workers). So `PrepareCorpus` keeps its elements coarse and
-even: whole input files for the read stage, dedup buckets for the shuffles, batches of
-`PrepareConfig.batch_size` documents for segmentation; the runner itself has no bundle-size knob.
-Every stage runs on every worker, and each worker process imports Beam and loads the segmenter and
-tokenizer itself: a fixed cost of a few CPU seconds per worker, which a small input does not repay.
-Every stage's output also crosses the driver over gRPC, so on this project's 2-core machine two
-processes did a large input only 1.36x as fast as one in-process worker, and were slower below
-~49 MB (`python -m bench.workers`, near-dedup off): the default is one in-process worker below
-`SMALL_INPUT_BYTES`, which `--workers` overrides.
-The graph is a fixed cost too: each fused stage about 20 ms of CPU in the driver and 10 ms in each
-worker (and, with two workers on this 2-core machine, over 100 ms of wall time), each ParDo its own
-translation and set-up. So `PrepareCorpus` keeps both few: run totals are side inputs or one combine
-without a default value, report.html is written by the manifest's step.
-It keeps every stage's output in the driver's memory, which is what limits a local run to corpora
-that fit in RAM: past that, use a cluster. (PrismRunner is not offered: it downloads its binary at
-run time.)
+The DirectRunner (Beam's FnApiRunner) runs stage after stage and keeps every stage's output, and every
+GroupByKey's input, in the driver's memory; in `multi_processing` mode it deals each stage's input out to
+the worker processes. `PrepareCorpus` is shaped for that: its text-heavy stages take input files as
+elements and leave only keys and counts, so what the driver holds grows with the number of documents
+(tens of bytes each), not with the text, and the workers exchange no text through it. Each worker
+process imports Beam and builds its segmenter and tokenizer: a fixed cost of a few CPU seconds that a
+small input does not repay, hence one in-process worker below `SMALL_INPUT_BYTES` unless `--workers`
+says otherwise. Measured figures: bench/README.md (`python -m bench.workers`, `python -m bench.scale`).
+PrismRunner is not offered: it downloads its binary at run time.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ LEDGER_DIR = "rejects"
 STAGING_DIR = ".staging"
 SPILL_DIR = "spill"
 SUMMARY_NAME = "summary.json"
-LEXICON_NAME = "lexicon.pickle"
+LEXICON_NAME = "lexicon.bin"
 METRICS_NAMESPACE = "erlangshen"
 # Keys of the run's summed counts besides the plain ones (rows, tokens, entities...): drops by reason,
 # and documents per length bin before and after cleaning and dedup ("report.length.read.03"), which

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -141,7 +140,7 @@ def build_prepare(pipeline: beam.Pipeline, request: PrepareRequest) -> None:
     )
     # The driver parses the lexicon sources once (~1 s for jieba's 111k proper nouns, far more for a
     # user lexicon of millions) and stages the result for the workers, in this run's staging area.
-    files.write_atomically(plan.lexicon_file, pickle.dumps(lexicon, protocol=pickle.HIGHEST_PROTOCOL))
+    files.write_atomically(plan.lexicon_file, lexicon.to_bytes())
     vocab_info = VocabInfo(file=VOCAB_NAME, sha256=vocab.sha256, size=len(vocab.tokens))
     _ = pipeline | "prepare_corpus" >> PrepareCorpus(
         [path for path, _ in found], config, plan, vocab_info, vocab.special_tokens, started_at)

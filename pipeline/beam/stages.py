@@ -10,7 +10,6 @@ through `Shared`.
 from __future__ import annotations
 
 import json
-import pickle
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -174,7 +173,7 @@ class WorkerTools:
 
     def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
         vocab = parse_vocab(files.read_text(plan.vocab_file), plan.vocab_file)
-        lexicon: Lexicon = pickle.loads(files.read_bytes(plan.lexicon_file))
+        lexicon = Lexicon.from_bytes(files.read_bytes(plan.lexicon_file))
         self.special = vocab.special_tokens
         self.entity_types = lexicon.types
         self.annotator = BatchAnnotator(
