@@ -294,22 +294,13 @@ def bucket_links(members: Sequence[tuple[Node, np.ndarray]], threshold: float,
         return []
     nodes = [node for node, _ in ordered]
     matrix = np.stack([signature for _, signature in ordered])
-    parent = list(range(len(nodes)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    components = Components()
     sources = range(len(nodes)) if len(nodes) <= max_pairwise else range(1)
     for i in sources:
         agree = (matrix[i + 1:] == matrix[i]).mean(axis=1)
         for j in (np.flatnonzero(agree >= threshold) + i + 1).tolist():
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-    return [(nodes[i], nodes[find(i)]) for i in range(len(nodes)) if find(i) != i]
+            components.union(nodes[i], nodes[j])
+    return list(components.representatives().items())
 
 
 class Components:

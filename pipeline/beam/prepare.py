@@ -5,7 +5,6 @@ as one clear error, before any worker starts.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from pipeline.dedup import bucket_count
 from pipeline.vocab import Vocab, build_default_vocab, parse_vocab
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, VocabInfo
-from schemas.provenance import utc_timestamp
+from schemas.provenance import hash_stream, utc_timestamp
 
 GX_PROJECT = "gx"  # the folder Great Expectations' file context keeps under a validated output
 
@@ -95,11 +94,8 @@ def lexicon_provenance(specs: Sequence[str]) -> tuple[dict[str, str], ...]:
 
 
 def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hash_stream(handle)[1]
 
 
 @dataclass(frozen=True)
