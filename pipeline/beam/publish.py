@@ -129,7 +129,9 @@ class PublishRun(beam.DoFn):
         plan = self._plan
         published = [s.file for s in shard_infos] + [plan.ledger_name(i) for i in range(len(inputs))]
         files.move_files([(plan.staged(f), plan.final(f)) for f in published])
-        FileSystems.delete([plan.staging_dir + "/"])  # the slash: gs:// and s3:// delete a "folder" only so
+        # A local folder goes whole; object stores (gs://, s3://) have no folders, only the objects under one.
+        staged = [m.path for m in FileSystems.match([plan.staged("**")])[0].metadata_list]
+        FileSystems.delete([plan.staging_dir] if FileSystems.exists(plan.staging_dir) else staged)
         manifest = Manifest(
             vocab=self._vocab,
             special_tokens=self._special,
