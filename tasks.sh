@@ -14,7 +14,7 @@ LOCK=requirements/constraints.txt
 # sorts above 2.13.0); newer torch on PyPI is a CUDA build of several GB. GPU nodes install their own.
 TORCH=torch==2.13.0
 
-setup() {  # setup EXTRAS PIP-OPTIONS...
+setup() {  # setup EXTRAS PIP-ARGS... (options or pins that every pip step gets)
   local extras=$1 pip="$VENV/bin/python -m pip"
   shift
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
