@@ -8,7 +8,7 @@ copies share no shingles. Exact and near deduplication (on, as by default) then 
 each copy keeps the sample's lengths, character statistics and cleaning outcome. Files hold about
 `--file-mb` MB each, like WuDao's own files. Each run is the `erlangshen-data prepare` command a user
 types, in a fresh process; the peak RSS is that of the whole process tree (driver and workers
-together, sampled every 0.2 s), the CPU time that of the tree, and the shuffled bytes the run's own
+together, sampled every 0.2 s; the driver's and the largest worker's apart), the CPU time that of the tree, and the shuffled bytes the run's own
 `shuffled_bytes.*` counts (keys, digests and candidate signatures that enter a GroupByKey).
 """
 from __future__ import annotations
@@ -83,11 +83,11 @@ def run_prepare(input_glob: str, vocab: str, output: str, workers: int) -> dict:
     process = psutil.Popen([sys.executable, "-m", "erlangshen_data.cli", "prepare", "--input", input_glob,
                             "--vocab", vocab, "--output", output, "--workers", str(workers), "--overwrite"],
                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak_tree, peak_one, cpu = 0, 0, {}
+    peak_tree, peak_driver, peak_worker, cpu = 0, 0, 0, {}
     stop = threading.Event()
 
     def watch() -> None:
-        nonlocal peak_tree, peak_one
+        nonlocal peak_tree, peak_driver, peak_worker
         while not stop.is_set():
             tree = 0
             for member in [process, *process.children(recursive=True)]:
@@ -97,7 +97,10 @@ def run_prepare(input_glob: str, vocab: str, output: str, workers: int) -> dict:
                 except psutil.Error:
                     continue
                 tree += rss
-                peak_one = max(peak_one, rss)
+                if member.pid == process.pid:
+                    peak_driver = max(peak_driver, rss)
+                else:
+                    peak_worker = max(peak_worker, rss)
                 cpu[member.pid] = times.user + times.system
             peak_tree = max(peak_tree, tree)
             stop.wait(0.2)
@@ -112,7 +115,8 @@ def run_prepare(input_glob: str, vocab: str, output: str, workers: int) -> dict:
     if process.returncode:
         sys.exit(f"prepare failed:\n{stderr.decode(errors='replace')[-3000:]}")
     summary = json.loads(Path(output, "summary.json").read_text())
-    return {"wall": wall, "cpu": max(reaped, sum(cpu.values())), "peak_tree": peak_tree, "peak_one": peak_one, "summary": summary}
+    return {"wall": wall, "cpu": max(reaped, sum(cpu.values())), "peak_tree": peak_tree, "peak_driver": peak_driver,
+            "peak_worker": peak_worker, "summary": summary}
 
 
 def main() -> None:
@@ -128,7 +132,7 @@ def main() -> None:
     if not files:
         sys.exit(f"no input matches {args.input}")
     work = args.work_dir or tempfile.mkdtemp(prefix="bench-scale-")
-    print(f"{'input GB':>8} {'docs':>10} {'workers':>7} {'peak RSS MB':>11} {'largest MB':>10} {'CPU s':>8} "
+    print(f"{'input GB':>8} {'docs':>10} {'workers':>7} {'peak RSS MB':>11} {'driver MB':>9} {'worker MB':>9} {'CPU s':>8} "
           f"{'MB/s/core':>9} {'wall s':>8} {'shuffled %':>10}  load", flush=True)
     try:
         for size in (float(s) for s in args.sizes_gb.split(",")):
@@ -140,7 +144,7 @@ def main() -> None:
                 stats = result["summary"]["stats"]
                 shuffled = sum(v for k, v in stats.items() if k.startswith("shuffled_bytes."))
                 print(f"{written / 1e9:>8.2f} {records:>10,} {workers:>7} {result['peak_tree'] / 2**20:>11,.0f} "
-                      f"{result['peak_one'] / 2**20:>10,.0f} {result['cpu']:>8.1f} "
+                      f"{result['peak_driver'] / 2**20:>9,.0f} {result['peak_worker'] / 2**20:>9,.0f} {result['cpu']:>8.1f} "
                       f"{written / 1e6 / result['cpu']:>9.2f} {result['wall']:>8.1f} "
                       f"{100 * shuffled / written:>10.2f}  {os.getloadavg()[0]:.2f}", flush=True)
             shutil.rmtree(directory)
