@@ -7,10 +7,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
-from apache_beam.options.pipeline_options import PipelineOptions
-
 from runners.dataflow import DataflowSettings, dataflow_options, require_worker_reachable
-from runners.local import SMALL_INPUT_BYTES, local_options
+from runners.local import SMALL_INPUT_BYTES, PipelineOptions, local_options  # runners/ owns Beam's options
 from runners.portable import ENVIRONMENT_TYPES, PortableSettings, portable_options
 
 RUNNERS = ("local", "dataflow", "flink", "spark")
