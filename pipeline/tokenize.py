@@ -3,9 +3,12 @@
 For Chinese text nearly every token is one character that stands alone (an ideograph or a punctuation
 mark), so tokenization is one gather from a per-code-point table done by numpy: a character's entry is
 its token id, or a negative class. Only runs of "word" characters (Latin letters, digits, other
-symbols) take the WordPiece path. The character classes follow the normaliser of the `tokenizers`
-library that `BertTokenizer` uses: control, format and private-use characters vanish (unassigned ones
-do not); CJK ideographs and punctuation stand alone; whitespace separates.
+symbols) take the WordPiece path. The character classes are those of the `tokenizers` library that
+`BertTokenizer` uses, from its own Unicode 8.0 tables (pipeline/bert_chars.py), never from Python's:
+control, format and private-use characters vanish (unassigned ones do not); CJK ideographs and
+punctuation stand alone; whitespace separates. `BertTokenizer` is the simple twin: the ids equal its
+ids on every Unicode scalar value, alone and between letters, digits or ideographs
+(tests/pipeline/test_tokenize_exhaustive.py).
 
 Word runs repeat heavily (numbers, English words), so each distinct run's pieces are kept in a bounded
 cache: a run already seen costs one C-level dictionary lookup. The runs never seen before are split
@@ -25,14 +28,13 @@ import ahocorasick_rs
 import numpy as np
 
 from pipeline.arrays import code_points, ragged_range
+from pipeline.bert_chars import CHINESE, NONSPACING, PUNCTUATION, REMOVED, WHITESPACE, code_point_mask
 from pipeline.vocab import Vocab
 
 # A code point's kind: its token id where it stands alone (>= 0), else one of these classes.
 DROP, SPACE, WORD, COMPLEX = -1, -2, -3, -4
 _SINGLE = -5  # stands alone; replaced by its id (or COMPLEX) once the table is built
 _MAX_WORD_CHARS = 100  # BERT's max_input_chars_per_word
-_CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
 _MAX_CACHED_RUNS = 500_000  # distinct word runs kept tokenized; the cache starts over past it
 # Put before each run handed to the automaton. NUL is a DROP character, so no run holds it, nor can a
 # vocabulary entry that holds it ever match: such entries are left out of the automaton.
@@ -40,29 +42,47 @@ _MARKER = "\x00"
 
 
 @cache
-def _code_point_classes() -> tuple[np.ndarray, np.ndarray]:
-    """Each code point's class (_SINGLE where it stands alone) and whether it is a nonspacing mark
-    (category Mn, which accent stripping removes). The same for every vocabulary: built once per process.
+def _code_point_classes(lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each code point's class (_SINGLE where it stands alone) and whether accent stripping removes it.
+    The same for every vocabulary: built once per process.
 
-    BERT's tests, in its order: tab, newline, carriage return and space separate; control, format,
-    surrogate and private-use characters (and NUL, U+FFFD) vanish; other whitespace separates; CJK
-    ideographs and punctuation stand alone. Here each later assignment wins, so they run in reverse."""
-    classes = np.full(0x110000, WORD, dtype=np.int32)  # unassigned code points are word characters
-    classes[0xF0000:] = DROP  # supplementary private use
-    # The assigned code points (Unicode 15.1) lie in these ranges.
-    codes = np.concatenate([np.arange(lo, hi) for lo, hi in ((0, 0x323B0), (0xE0000, 0xE0080), (0xE0100, 0xE01F0))])
-    categories = np.array(list(map(unicodedata.category, map(chr, codes.tolist()))))
-    classes[codes[np.isin(categories, ("Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po"))]] = _SINGLE
-    classes[[c for c in range(33, 127) if not chr(c).isalnum()]] = _SINGLE
-    for lo, hi in _CJK_RANGES:
-        classes[lo : hi + 1] = _SINGLE
-    classes[[c for c in range(0x3001) if chr(c).isspace()]] = SPACE  # no whitespace lies above U+3000
-    classes[codes[np.isin(categories, ("Cc", "Cf", "Cs", "Co"))]] = DROP
-    classes[[0, 0xFFFD]] = DROP
-    classes[[ord(c) for c in "\t\n\r "]] = SPACE
-    nonspacing = np.zeros(0x110000, dtype=bool)
-    nonspacing[codes[categories == "Mn"]] = True
+    From the reference's own tables (pipeline/bert_chars.py), each of them disjoint from the others. The
+    normaliser judges what it removes, whitespace and Chinese characters before lowercasing and accent
+    stripping, the pre-tokenizer judges punctuation after them: so with lowercasing, a character that
+    strips to punctuation (≠ is = and a combining stroke) stands alone. No character normalises to
+    punctuation and more (the exhaustive test would find it). One that strips to nothing stays a word
+    character, which its run's normalising removes: as a DROP it would send the many texts that hold
+    one (an emoji's variation selector) down `encode`'s slower path."""
+    classes = np.full(0x110000, WORD, dtype=np.int32)
+    punctuation = code_point_mask(PUNCTUATION)
+    classes[punctuation | code_point_mask(CHINESE)] = _SINGLE
+    classes[code_point_mask(WHITESPACE)] = SPACE
+    classes[code_point_mask(REMOVED)] = DROP
+    nonspacing = code_point_mask(NONSPACING)
+    if lowercase:
+        words = np.flatnonzero(classes == WORD)
+        marked = np.zeros(2 * len(words), dtype=np.uint32)  # each behind a NUL, which normalising keeps
+        marked[1::2] = words
+        codes = code_points(_lowercase_and_strip_accents(marked.tobytes().decode("utf-32-le"), nonspacing))
+        marks = np.flatnonzero(codes == 0)
+        one = np.flatnonzero(np.diff(marks, append=len(codes)) == 2)  # normalised to one character
+        classes[words[one[punctuation[codes[marks[one] + 1]]]]] = _SINGLE
     return classes, nonspacing
+
+
+def _lowercase_and_strip_accents(text: str, nonspacing: np.ndarray) -> str:
+    """BERT's lowercasing and accent stripping. Done to runs joined by a starter that it keeps, it gives
+    each run's own result: lowercasing maps each character alone, and NFD reorders no marks across a
+    starter. Python's lowercasing and NFD stand in for Rust's and a crate's, whose Unicode versions
+    differ from it on characters no vocabulary holds (on Python 3.11 the exhaustive test finds no id
+    that differs)."""
+    # `tokenizers` lowercases character by character: Σ is σ even where Python's final-sigma rule
+    # would make it ς, the only lowercasing of Python's that looks at neighbouring characters.
+    text = text.replace("Σ", "σ").lower()
+    if text.isascii():
+        return text  # NFD leaves ASCII alone, and it has no combining marks
+    codes = np.frombuffer(unicodedata.normalize("NFD", text).encode("utf-32-le"), dtype=np.uint32)
+    return codes[~nonspacing[codes]].tobytes().decode("utf-32-le")
 
 
 class BertChineseTokenizer:
@@ -89,7 +109,7 @@ class BertChineseTokenizer:
             keys, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
             implementation=ahocorasick_rs.Implementation.ContiguousNFA, store_patterns=False)
         self._reset_run_cache()
-        classes, self._nonspacing = _code_point_classes()
+        classes, self._nonspacing = _code_point_classes(lowercase)
         self._kind = self._kinds(classes)
 
     def _kinds(self, classes: np.ndarray) -> np.ndarray:
@@ -103,18 +123,8 @@ class BertChineseTokenizer:
         return kinds
 
     def _normalized(self, text: str) -> str:
-        """BERT's lowercasing and accent stripping. Done to all runs joined by markers at once, it gives
-        each run's own result: lowercasing maps each character alone and the marker is a starter (so
-        NFD reorders no marks across it)."""
-        if not self.lowercase:
-            return text
-        # `tokenizers` lowercases character by character: Σ is σ even where Python's final-sigma rule
-        # would make it ς, the only lowercasing of Python's that looks at neighbouring characters.
-        text = text.replace("Σ", "σ").lower()
-        if text.isascii():
-            return text  # NFD leaves ASCII alone, and it has no combining marks
-        codes = np.frombuffer(unicodedata.normalize("NFD", text).encode("utf-32-le"), dtype=np.uint32)
-        return codes[~self._nonspacing[codes]].tobytes().decode("utf-32-le")
+        """What the automaton reads: runs joined by markers, each normalized as if alone."""
+        return _lowercase_and_strip_accents(text, self._nonspacing) if self.lowercase else text
 
     def _word_pieces(self, runs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per run its piece count, and the pieces' ids and offsets in the run, runs laid end to end."""

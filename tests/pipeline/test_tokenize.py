@@ -18,6 +18,10 @@ EDGE_CASES = [
     "x" * 120 + " 超长单词",
     "한국어 안녕하세요 x한 中한文 İstanbul",  # NFD lengthens Hangul: its pieces share first characters
     "ΟΔΥΣΣΕΥΣ aΣ Σa",  # tokenizers lowercases Σ to σ even at a word's end (Python's str.lower gives ς)
+    # Where `tokenizers`' Unicode 8.0 tables and Python's differ (issue 21): a mark, a format character and
+    # punctuation added later, an ideograph outside its CJK ranges, categories changed since, noncharacters.
+    "a\u1ac0b a\u0890b a\u2e43b a\U0002b820b 中\U0002b820文 a\u166db a\u1734b a\u111c9b a\U000ffffeb \U0010ffff",
+    "a≠b a≮b 1≯2 a\u1fefb",  # each strips to ASCII punctuation, which the pre-tokenizer splits off
     "",
     "   \n\t ",
 ]
@@ -111,7 +115,7 @@ def _tokenizers() -> tuple[BertChineseTokenizer, object]:
     return BertChineseTokenizer(load_vocab(path)), BertTokenizer(str(path))
 
 
-MIXED = "的中国年测。！，.-#'&09aZxyé\u0301\u200b\x00\ue000 \n\t\u3000한İΣß①Ｈﬁ\U00020000"
+MIXED = "的中国年测。！，.-#'&09aZxyé\u0301\u200b\x00\ue000 \n\t\u3000한İΣß①Ｈﬁ\U00020000≠\u1ac0\u2e43\U0002b820\ufe0f"
 
 
 @settings(max_examples=300, deadline=None)
@@ -127,34 +131,3 @@ def test_any_text_gets_transformers_ids_and_a_batch_its_texts_tokens(texts):
     shifts = np.cumsum([0] + [len(text) + 1 for text in texts[:-1]])
     assert ids.tolist() == np.concatenate([i for i, _ in encoded]).tolist()
     assert starts.tolist() == np.concatenate([s + shift for (_, s), shift in zip(encoded, shifts)]).tolist()
-
-
-def test_code_point_classes_follow_berts_rules_in_berts_order():
-    import unicodedata
-
-    from pipeline.tokenize import (
-        _CJK_RANGES,
-        _SINGLE,
-        DROP,
-        SPACE,
-        WORD,
-        _code_point_classes,
-    )
-
-    def bert_class(code: int) -> int:
-        char, category = chr(code), unicodedata.category(chr(code))
-        if char in "\t\n\r ":
-            return SPACE
-        if code in (0, 0xFFFD) or category in ("Cc", "Cf", "Cs", "Co"):
-            return DROP
-        if char.isspace():
-            return SPACE
-        if any(lo <= code <= hi for lo, hi in _CJK_RANGES) or category.startswith("P") or (
-                33 <= code < 127 and not char.isalnum()):
-            return _SINGLE
-        return WORD
-
-    classes, nonspacing = _code_point_classes()
-    expected = np.array([bert_class(code) for code in range(0xF0000)] + [DROP] * 0x20000, dtype=np.int32)
-    assert np.flatnonzero(classes != expected).tolist() == []
-    assert nonspacing[[0x301, 0x300, 0xE0100]].all() and not nonspacing[[ord("a"), 0x4E2D, 0x2BC]].any()
