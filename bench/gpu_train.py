@@ -97,8 +97,8 @@ def check_resume(work: Path, smoke: bool, device: str) -> dict:
     diffs = [abs(r["loss"] - by_step[r["step"]]["loss"]) for r in resumed if r["step"] in by_step]
     steps_seen = [r["step"] for r in resumed]
     finite = all(math.isfinite(r["loss"]) for r in straight + resumed)
-    ckpt_a = torch.load(work / "straight" / "checkpoint" / "state.pt", map_location="cpu", weights_only=False)
-    ckpt_b = torch.load(work / "resumed" / "checkpoint" / "state.pt", map_location="cpu", weights_only=False)
+    ckpt_a = torch.load(work / "straight" / "checkpoint" / "state.pt", map_location="cpu", weights_only=True)
+    ckpt_b = torch.load(work / "resumed" / "checkpoint" / "state.pt", map_location="cpu", weights_only=True)
     weight_diff = max((ckpt_a["model"][k].float() - ckpt_b["model"][k].float()).abs().max().item()
                       for k in ckpt_a["model"])
     tail = straight[2:] or straight  # the first logged steps hold the compile
@@ -124,7 +124,7 @@ def check_export(work: Path, device: str) -> dict:
 
     run, out = work / "learn", work / "hf"
     code = run_cli(["export", "hf", str(run), str(out)])
-    state = torch.load(run / "checkpoint" / "state.pt", map_location="cpu", weights_only=False)["model"]
+    state = torch.load(run / "checkpoint" / "state.pt", map_location="cpu", weights_only=True)["model"]
     hf = HfMegatronBert.from_pretrained(out).to(device).eval()
     ours = load_hf(out).to(device).eval()
     hf_state = hf.state_dict()

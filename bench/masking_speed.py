@@ -76,7 +76,7 @@ def main() -> None:
 
     mask_only = time_it(lambda epoch: mask_batch(
         ids, word_start, special, entity_row, entity_start, entity_end, row_ids, seed=1, epoch=epoch,
-        mask_id=SPECIALS.mask, vocab_size=21128, config=MaskingConfig()))
+        mask_id=SPECIALS.mask, random_ids=batches.replacement_ids, config=MaskingConfig()))
     whole = time_it(lambda epoch: batches.collate(table, row_ids))
     masked = collated["mlm_positions"].numel() / int((~special).sum())
     print(f"seq {args.seq}, batch {args.batch}, one thread: mask_batch {mask_only:,.0f} examples/s; "

@@ -4,10 +4,13 @@
 each rank), gathered to full tensors through `torch.distributed.checkpoint.state_dict`, which treats
 plain, DDP and FSDP models alike. `rng-<rank>.pt`: each rank's torch RNG (dropout). Files are written
 beside their final name and renamed, so a crash while saving leaves the previous checkpoint whole.
+Both hold tensors and plain data only and are read with `weights_only=True`: a run directory written by
+someone else (resumed, or exported with `export hf`) cannot run code when it is loaded.
 """
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,19 @@ class Position:
     step: int = 0
     epoch: int = 0
     batch_index: int = 0  # micro-batches of `epoch` each rank has consumed
+    # The --mix-shards that ordered `epoch`: `batch_index` counts micro-batches of that order only.
+    # Checkpoints written before it was recorded come from the shard-at-a-time reader, which is K=1.
+    mix_shards: int = 1
+
+
+def _load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # torch's message suggests weights_only=False, exactly what must not happen; keep its cause only.
+        cause = next((line.strip() for line in str(error).splitlines() if "WeightsUnpickler error" in line), "")
+        raise UserInputError(f"{path} holds more than tensors and plain data, so it is not loaded"
+                             + (f" ({cause})" if cause else "")) from error
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -67,13 +83,13 @@ def load_checkpoint(directory: Path, model: torch.nn.Module, optimizer: torch.op
     """Restores everything in place; None when the directory holds no checkpoint yet."""
     if not (directory / STATE_FILE).is_file():
         return None
-    state = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=False)
+    state = _load(directory / STATE_FILE)
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"],
                    options=StateDictOptions(full_state_dict=True))
     scheduler.load_state_dict(state["scheduler"])
     rng_file = directory / f"rng-{_rank()}.pt"
     if rng_file.is_file():
-        rng = torch.load(rng_file, weights_only=False)
+        rng = _load(rng_file)
         torch.set_rng_state(rng["cpu"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state(rng["cuda"])
@@ -84,5 +100,5 @@ def read_checkpoint_model(directory: Path) -> tuple[ModelConfig, dict[str, torch
     """The model config and full weights of a checkpoint, for export without building an optimiser."""
     if not (directory / STATE_FILE).is_file():
         raise UserInputError(f"{directory} holds no {STATE_FILE}: not a training checkpoint")
-    state = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=False)
+    state = _load(directory / STATE_FILE)
     return ModelConfig.from_hf_dict(state["model_config"]), state["model"]

@@ -96,11 +96,20 @@ def model_preset(name: str) -> ModelConfig:
 
 @dataclass(frozen=True)
 class MaskingConfig:
-    mask_rate: float = 0.15
-    # Share of the masking budget offered to entity units (KDM) before whole words (WWM) fill the rest.
-    entity_share: float = 0.5
+    mask_rate: float = 0.15  # expected share of an example's non-special tokens that are masked
+    # How much likelier an entity unit (KDM) is chosen than a word unit (WWM); 1: entities are plain
+    # whole-word units, as ERNIE 1.0 and Erlangshen sample them (trainer/masking.py, README "Masking").
+    entity_boost: float = 1.0
     mask_token_prob: float = 0.8
     random_token_prob: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.mask_rate <= 1.0:
+            raise UserInputError(f"mask_rate must lie in (0, 1], got {self.mask_rate}")
+        if not self.entity_boost > 0.0:
+            raise UserInputError(f"entity_boost must be positive, got {self.entity_boost}")
+        if min(self.mask_token_prob, self.random_token_prob) < 0 or self.mask_token_prob + self.random_token_prob > 1:
+            raise UserInputError("mask_token_prob and random_token_prob must be non-negative and sum to at most 1")
 
 
 @dataclass(frozen=True)

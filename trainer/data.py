@@ -28,6 +28,7 @@ the longest row (rounded up to `pad_to_multiple_of`, which bounds `torch.compile
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ from schemas import shard as cols
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, Manifest, SpecialTokens, read_manifest
 from trainer.config import MIX_SHARDS, MaskingConfig
-from trainer.masking import mask_batch
+from trainer.masking import mask_batch, replacement_ids
 
 COLUMNS = [cols.INPUT_IDS, cols.LEN_A, cols.WORD_START, cols.ENTITY_START, cols.ENTITY_END, cols.SOP_LABEL]
 
@@ -59,6 +60,25 @@ class ShardSet:
     manifest: Manifest
     train: list[ShardFile]
     eval: list[ShardFile]
+    replacement_ids: np.ndarray  # what masking's random replacement draws from: the vocabulary's real tokens
+
+
+def read_vocab_tokens(directory: Path, manifest: Manifest) -> list[str]:
+    """The vocabulary the shards were tokenized with (`prepare` copies it into its output), checked
+    against the manifest's sha256: another vocabulary would give other replacement ids."""
+    path = directory / manifest.vocab.file
+    if not path.is_file():
+        raise UserInputError(f"{path}, the vocabulary the manifest names, is missing")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != manifest.vocab.sha256:
+        raise UserInputError(f"{path} is not the vocabulary the shards were made with (its sha256 is not the "
+                             f"manifest's)")
+    tokens = [line.rstrip("\r") for line in data.decode("utf-8").split("\n")]
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    if len(tokens) != manifest.vocab.size:
+        raise UserInputError(f"{path} has {len(tokens)} entries, the manifest says {manifest.vocab.size}")
+    return tokens
 
 
 def open_shards(data_dir: str | Path, eval_shards: int = 0) -> ShardSet:
@@ -77,7 +97,8 @@ def open_shards(data_dir: str | Path, eval_shards: int = 0) -> ShardSet:
     if not 0 <= eval_shards < len(files):
         raise UserInputError(f"--eval-shards must be in [0, {len(files) - 1}] for {len(files)} shards")
     cut = len(files) - eval_shards
-    return ShardSet(manifest, files[:cut], files[cut:])
+    real = replacement_ids(read_vocab_tokens(directory, manifest), manifest.special_tokens)
+    return ShardSet(manifest, files[:cut], files[cut:], real)
 
 
 def _permutation(n: int, *key: int) -> np.ndarray:
@@ -104,12 +125,20 @@ class PretrainingBatches(IterableDataset):
         pad_to_multiple_of: int = 8,
         max_len: int = 512,
         mix_shards: int = MIX_SHARDS,
+        replacement_ids: np.ndarray | None = None,
     ) -> None:
+        """`replacement_ids`: what a random replacement draws (`ShardSet.replacement_ids`, the real
+        tokens); without it, every id below `vocab_size` but the special tokens, for a vocabulary
+        that has no [unusedN] placeholders."""
         if mix_shards < 1:
             raise UserInputError(f"mix_shards must be at least 1, got {mix_shards}")
         self.shards = shards
         self.specials = specials
         self.vocab_size = vocab_size
+        if replacement_ids is None:
+            reserved = [specials.pad, specials.unk, specials.cls, specials.sep, specials.mask]
+            replacement_ids = np.setdiff1d(np.arange(vocab_size), reserved)
+        self.replacement_ids = np.asarray(replacement_ids, dtype=np.int64)
         self.micro_batch_size = micro_batch_size
         self.seed, self.epoch = seed, epoch
         self.rank, self.world_size = rank, world_size
@@ -176,7 +205,7 @@ class PretrainingBatches(IterableDataset):
             seed=self.seed,
             epoch=self.epoch,
             mask_id=self.specials.mask,
-            vocab_size=self.vocab_size,
+            random_ids=self.replacement_ids,
             config=self.masking,
         )
         len_a = table.column(cols.LEN_A).to_numpy().astype(np.int64)

@@ -7,6 +7,7 @@ store twice, as transformers does), and read either safetensors or a legacy `pyt
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -29,8 +30,19 @@ def export_hf(model: MegatronBertForPreTraining, out_dir: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(json.dumps(model.config.to_hf_dict(), indent=2, sort_keys=True) + "\n")
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in TIED_KEYS}
-    save_file(tensors, str(out / SAFETENSORS_FILE), metadata={"format": "pt"})
+    partial = out / (SAFETENSORS_FILE + ".partial")
+    save_file(tensors, str(partial), metadata={"format": "pt"})
+    # safetensors creates its file 0600 whatever the umask; a model directory is meant to be shared
+    # like the config.json beside it, so give it the mode any new file gets here.
+    os.chmod(partial, 0o666 & ~_umask())
+    os.replace(partial, out / SAFETENSORS_FILE)
     return out
+
+
+def _umask() -> int:
+    current = os.umask(0o022)  # the only portable way to read it is to set it; restored at once
+    os.umask(current)
+    return current
 
 
 def export_checkpoint(run_dir: str | Path, out_dir: str | Path) -> Path:

@@ -16,6 +16,7 @@ from torch import nn
 
 from trainer.config import ModelConfig
 
+
 class Embeddings(nn.Module):
     """Word + position + token type; Megatron moved the LayerNorm into each layer, so none here."""
 
@@ -177,9 +178,11 @@ class PreTrainingHeads(nn.Module):
 class PretrainingLoss:
     """Loss and the counts behind the accuracies, kept as tensors so no step forces a device sync."""
 
-    loss: torch.Tensor
-    mlm_loss: torch.Tensor
-    sop_loss: torch.Tensor
+    loss: torch.Tensor  # summed MLM and SOP cross-entropies over their normalisers: what backward takes
+    mlm_loss: torch.Tensor  # mean over this batch's masked tokens
+    sop_loss: torch.Tensor  # mean over this batch's two-segment rows
+    mlm_loss_sum: torch.Tensor  # the sums behind them, for means over several batches
+    sop_loss_sum: torch.Tensor
     mlm_correct: torch.Tensor
     mlm_count: torch.Tensor
     sop_correct: torch.Tensor
@@ -198,6 +201,10 @@ class MegatronBertForPreTraining(nn.Module):
         for name, parameter in self.named_parameters():
             if name.endswith(("attention.output.dense.weight", "output.dense.weight")):
                 nn.init.normal_(parameter, std=config.initializer_range / math.sqrt(2 * config.num_layers))
+        # The tied decoder is a Linear visited after the embedding, so its init overwrote the zeroed
+        # [PAD] row; zero it again, as transformers ends up with (it ties after initialising).
+        with torch.no_grad():
+            self.bert.embeddings.word_embeddings.weight[config.pad_token_id].zero_()
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
@@ -220,6 +227,8 @@ class MegatronBertForPreTraining(nn.Module):
         mlm_positions: torch.Tensor | None = None,
         mlm_labels: torch.Tensor | None = None,
         sop_labels: torch.Tensor | None = None,
+        mlm_normalizer: torch.Tensor | float | None = None,
+        sop_normalizer: torch.Tensor | float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor] | PretrainingLoss:
         """Without targets: full (B, S, V) MLM and (B, 2) SOP logits, for parity checks and inference.
 
@@ -228,6 +237,10 @@ class MegatronBertForPreTraining(nn.Module):
         head runs on those ~15% only (transformers materialises (B, S, 21248) logits) and no
         `nonzero` on the device forces a host sync. The loss goes through `forward` so that DDP's
         and FSDP's hooks see it.
+
+        `loss` divides the summed cross-entropies by `mlm_normalizer` and `sop_normalizer`, by default
+        this batch's masked tokens and two-segment rows (a mean). The training loop passes the counts
+        of its whole step, so that a masked token weighs the same whichever micro-batch holds it.
         """
         hidden, pooled = self.bert(input_ids, token_type_ids, attention_mask)
         if mlm_positions is None or mlm_labels is None or sop_labels is None:
@@ -235,17 +248,22 @@ class MegatronBertForPreTraining(nn.Module):
         masked_hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, mlm_positions)
         mlm_logits = self.cls.predictions(masked_hidden).float()
         mlm_count = mlm_labels.numel()
-        mlm_loss = F.cross_entropy(mlm_logits, mlm_labels, reduction="sum") / max(mlm_count, 1)
+        mlm_sum = F.cross_entropy(mlm_logits, mlm_labels, reduction="sum")
 
         sop_logits = self.cls.seq_relationship(pooled).float()
         sop_valid = sop_labels >= 0
         sop_count = sop_valid.sum()
-        sop_loss = F.cross_entropy(sop_logits, sop_labels.clamp(min=0), reduction="none")
-        sop_loss = (sop_loss * sop_valid).sum() / sop_count.clamp(min=1)
+        sop_sum = (F.cross_entropy(sop_logits, sop_labels.clamp(min=0), reduction="none") * sop_valid).sum()
+        mlm_mean = mlm_sum / max(mlm_count, 1)
+        sop_mean = sop_sum / sop_count.clamp(min=1)
+        loss = (mlm_mean if mlm_normalizer is None else mlm_sum / mlm_normalizer) + (
+            sop_mean if sop_normalizer is None else sop_sum / sop_normalizer)
         return PretrainingLoss(
-            loss=mlm_loss + sop_loss,
-            mlm_loss=mlm_loss.detach(),
-            sop_loss=sop_loss.detach(),
+            loss=loss,
+            mlm_loss=mlm_mean.detach(),
+            sop_loss=sop_mean.detach(),
+            mlm_loss_sum=mlm_sum.detach(),
+            sop_loss_sum=sop_sum.detach(),
             mlm_correct=(mlm_logits.argmax(-1) == mlm_labels).sum(),
             mlm_count=torch.tensor(mlm_count, device=mlm_labels.device),
             sop_correct=((sop_logits.argmax(-1) == sop_labels) & sop_valid).sum(),

@@ -2,8 +2,9 @@
 
 Runs as one process on a CPU, or under `torchrun` with DDP (FSDP per layer with `fsdp=True`, meant
 for the 1.3b config), bf16 autocast and fused AdamW on CUDA. A step is `grad_accum_steps`
-micro-batches; the checkpoint holds the data position, so a stopped run resumes on the very batch
-(and masks, and dropout RNG) it would have seen next.
+micro-batches on each rank, and its gradient is that of the mean loss over all their masked tokens
+(`accumulate_gradients`); the checkpoint holds the data position, so a stopped run resumes on the very
+batch (and masks, and dropout RNG) it would have seen next.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from trainer.config import TrainConfig, model_preset
 from trainer.data import PretrainingBatches, ShardFile, ShardSet, open_shards
 from trainer.export_hf import load_hf, read_hf_config
 from trainer.metrics import MetricsLog, peak_flops
-from trainer.model import MegatronBertForPreTraining
+from trainer.model import MegatronBertForPreTraining, PretrainingLoss
 
 METRICS_FILE = "metrics.jsonl"
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "mlm_positions", "mlm_labels", "sop_labels")
@@ -133,7 +134,7 @@ def batches_for(files: list[ShardFile], shards: ShardSet, config: TrainConfig, r
         files, shards.manifest.special_tokens, shards.manifest.vocab.size,
         micro_batch_size=config.micro_batch_size, seed=config.seed, epoch=epoch, rank=rank, world_size=world,
         start=start, shuffle=shuffle, masking=config.masking, pad_to_multiple_of=config.pad_to_multiple_of,
-        max_len=max_len, mix_shards=config.mix_shards,
+        max_len=max_len, mix_shards=config.mix_shards, replacement_ids=shards.replacement_ids,
     )
 
 
@@ -145,33 +146,62 @@ def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str
 
 
 class _Totals:
-    """Sums kept on the device between log lines so that a step never waits for the host."""
+    """Sums kept on the device between log lines so that a step never waits for the host. Losses are
+    means over the window's masked tokens and two-segment rows, the quantity a step minimises."""
 
-    KEYS = ("loss", "mlm_loss", "sop_loss", "mlm_correct", "mlm_count", "sop_correct", "sop_count", "micro")
+    KEYS = ("mlm_loss_sum", "sop_loss_sum", "mlm_correct", "mlm_count", "sop_correct", "sop_count")
 
     def __init__(self, device: torch.device) -> None:
         self.values = torch.zeros(len(self.KEYS), dtype=torch.float64, device=device)
 
-    def add(self, result: Any) -> None:
-        self.values += torch.stack([result.loss.detach().double(), result.mlm_loss.double(),
-                                    result.sop_loss.double(), result.mlm_correct.double(),
-                                    result.mlm_count.double(), result.sop_correct.double(),
-                                    result.sop_count.double(), torch.ones((), device=self.values.device,
-                                                                          dtype=torch.float64)])
+    def add(self, result: PretrainingLoss) -> None:
+        self.values += torch.stack([getattr(result, key).double() for key in self.KEYS])
 
     def reduce(self) -> dict[str, float]:
         if dist.is_initialized():
             dist.all_reduce(self.values)
         v = dict(zip(self.KEYS, self.values.tolist()))
         self.values.zero_()
-        micro = max(v["micro"], 1.0)
-        return {"loss": v["loss"] / micro, "mlm_loss": v["mlm_loss"] / micro, "sop_loss": v["sop_loss"] / micro,
+        mlm_loss = v["mlm_loss_sum"] / max(v["mlm_count"], 1.0)
+        sop_loss = v["sop_loss_sum"] / max(v["sop_count"], 1.0)
+        return {"loss": mlm_loss + sop_loss, "mlm_loss": mlm_loss, "sop_loss": sop_loss,
                 "mlm_acc": v["mlm_correct"] / max(v["mlm_count"], 1.0),
                 "sop_acc": v["sop_correct"] / max(v["sop_count"], 1.0)}
 
 
 def _autocast(device: torch.device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def accumulate_gradients(model: torch.nn.Module, micro_batches: list[dict[str, torch.Tensor]],
+                         device: torch.device, world: int) -> list[PretrainingLoss]:
+    """Forward and backward of one step's micro-batches, leaving the gradient of the step's loss: the
+    summed cross-entropies over the masked tokens (and two-segment rows) of all micro-batches on all
+    ranks, as Megatron normalises. A mean per micro-batch would make a micro-batch with few masked
+    tokens weigh as much as a full one, so 1x32 and 4x8 would differ (`test_gradient_accumulation`).
+
+    The counts are known on the host (the collator made the masks), so they cost one small
+    all-reduce and no device sync. DDP and FSDP average gradients over ranks, hence the `/ world`.
+    """
+    counts = torch.tensor([float(sum(b["mlm_labels"].numel() for b in micro_batches)),
+                           float(sum(int((b["sop_labels"] >= 0).sum()) for b in micro_batches))],
+                          dtype=torch.float32, device=device)
+    if dist.is_initialized():
+        dist.all_reduce(counts)
+    mlm_normalizer, sop_normalizer = (counts.clamp(min=1.0) / world).unbind()
+    results = []
+    for index, batch in enumerate(micro_batches):
+        last = index == len(micro_batches) - 1
+        sync = nullcontext() if last or not isinstance(model, DistributedDataParallel) else model.no_sync()
+        with sync:
+            with _autocast(device):
+                result = model(**_to_device(batch, device), mlm_normalizer=mlm_normalizer,
+                               sop_normalizer=sop_normalizer)
+            # Outside autocast, as PyTorch's AMP notes ask: backward ops run in the dtype autocast chose
+            # for their forward ops anyway, and backward under autocast is not a supported mode.
+            result.loss.backward()
+        results.append(result)
+    return results
 
 
 @torch.no_grad()
@@ -188,6 +218,16 @@ def evaluate(model: torch.nn.Module, shards: ShardSet, config: TrainConfig, rank
             totals.add(model(**_to_device(batch, device)))
     model.train()
     return totals.reduce()
+
+
+def _check_eval_rows(shards: ShardSet, config: TrainConfig, world: int) -> None:
+    """Evaluation reads whole micro-batches on every rank; fewer held-out rows would evaluate nothing
+    and log zero losses."""
+    rows = sum(shard.rows for shard in shards.eval)
+    if config.eval_every and shards.eval and rows < config.micro_batch_size * world:
+        raise UserInputError(f"the {len(shards.eval)} held-out shard(s) hold {rows} rows, fewer than one micro-batch "
+                             f"({config.micro_batch_size}) per rank; hold out more with --eval-shards or lower "
+                             f"--micro-batch-size")
 
 
 def train(config: TrainConfig) -> list[dict[str, Any]]:
@@ -208,7 +248,15 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
         model = _parallelize(model, config, world, device)
         optimizer = configure_optimizer(model, config, device)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
-        position = load_checkpoint(out / CHECKPOINT_DIR, model, optimizer, scheduler) or Position()
+        position = (load_checkpoint(out / CHECKPOINT_DIR, model, optimizer, scheduler)
+                    or Position(mix_shards=config.mix_shards))
+        batches_per_epoch = sum(shard.rows for shard in shards.train) // (config.micro_batch_size * world)
+        if 0 < position.batch_index < batches_per_epoch and position.mix_shards != config.mix_shards:
+            raise UserInputError(f"{out / CHECKPOINT_DIR} stopped inside epoch {position.epoch}, whose order mixes "
+                                 f"--mix-shards {position.mix_shards}; resume with --mix-shards {position.mix_shards} "
+                                 f"(another K reorders the epoch; it may change at an epoch boundary)")
+        position.mix_shards = config.mix_shards
+        _check_eval_rows(shards, config, world)
         log = MetricsLog(out / METRICS_FILE if rank == 0 else None, progress=config.progress and rank == 0)
         if rank == 0:
             out.mkdir(parents=True, exist_ok=True)
@@ -218,19 +266,16 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
         peak = peak_flops(device)
         window_start, window_tokens, window_flops = time.perf_counter(), 0, 0.0
         while position.step < stop:
-            for micro in range(config.grad_accum_steps):
-                batch = next(stream)
+            micro_batches = [next(stream) for _ in range(config.grad_accum_steps)]
+            for batch in micro_batches:
                 seq = batch["input_ids"].shape[1]
                 if seq not in flops_per_token:
                     flops_per_token[seq] = core.flops_per_token(seq)
                 window_tokens += int(batch["attention_mask"].sum())
                 window_flops += batch["input_ids"].numel() * flops_per_token[seq]
-                last = micro == config.grad_accum_steps - 1
-                sync = nullcontext() if last or not isinstance(model, DistributedDataParallel) else model.no_sync()
-                with sync, _autocast(device):
-                    result = model(**_to_device(batch, device))
-                    (result.loss / config.grad_accum_steps).backward()
+            for result in accumulate_gradients(model, micro_batches, device, world):
                 totals.add(result)
+            lr = scheduler.get_last_lr()[0]  # the rate of this step's update, before the scheduler moves on
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             scheduler.step()
@@ -239,7 +284,7 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
 
             if position.step % config.log_every == 0 or position.step == stop:
                 record = {"step": position.step, "epoch": position.epoch, **totals.reduce(),
-                          "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm)}
+                          "lr": lr, "grad_norm": float(grad_norm)}
                 elapsed = time.perf_counter() - window_start
                 record["tokens_per_s"] = window_tokens * world / elapsed
                 record["mfu"] = window_flops / elapsed / peak if peak else None

@@ -36,9 +36,11 @@ def register(subparsers) -> None:
     parser.add_argument("--decay", choices=["linear", "cosine"], default=DEFAULTS.decay)
     parser.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
     parser.add_argument("--grad-clip", type=float, default=DEFAULTS.grad_clip)
-    parser.add_argument("--mask-rate", type=float, default=MaskingConfig.mask_rate)
-    parser.add_argument("--entity-share", type=float, default=MaskingConfig.entity_share,
-                        help="share of the masking budget offered to entity spans before whole words")
+    parser.add_argument("--mask-rate", type=float, default=MaskingConfig.mask_rate,
+                        help="expected share of an example's non-special tokens that are masked")
+    parser.add_argument("--entity-boost", type=float, default=MaskingConfig.entity_boost, metavar="FACTOR",
+                        help="an entity unit is this many times likelier to be masked than a word unit, the "
+                             "expected rate staying --mask-rate; 1: entities are plain whole words")
     parser.add_argument("--log-every", type=int, default=DEFAULTS.log_every)
     parser.add_argument("--eval-every", type=int, default=DEFAULTS.eval_every)
     parser.add_argument("--eval-batches", type=int, default=DEFAULTS.eval_batches)
@@ -60,7 +62,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         weight_decay=args.weight_decay, grad_clip=args.grad_clip, log_every=args.log_every,
         eval_every=args.eval_every, eval_batches=args.eval_batches, save_every=args.save_every,
         num_workers=args.workers, compile=args.compile, fsdp=args.fsdp, progress=not args.no_progress,
-        masking=MaskingConfig(mask_rate=args.mask_rate, entity_share=args.entity_share),
+        masking=MaskingConfig(mask_rate=args.mask_rate, entity_boost=args.entity_boost),
     )
 
 

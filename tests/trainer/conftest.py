@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from shard_factory import write_shard_set
+
+# Models here are tiny: intra-op threads gain nothing, and OpenMP's spin-waiting threads slow every
+# step several-fold on a shared 2-core machine.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

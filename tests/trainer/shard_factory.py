@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.manifest import (MANIFEST_NAME, SHARDS_DIR, DocumentAccounting, Manifest, ShardInfo, SpecialTokens,
-                              VocabInfo)
+from schemas.manifest import (MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME, DocumentAccounting, Manifest, ShardInfo,
+                              SpecialTokens, VocabInfo)
 from schemas.shard import SHARD_SCHEMA, shard_file_name
 
 SPECIALS = SpecialTokens(pad=0, unk=100, cls=101, sep=102, mask=103)
@@ -24,6 +24,13 @@ FIRST_ID = 672  # CJK characters start here in bert-base-chinese's vocabulary
 TOPICS = 8
 CYCLE = 8
 VOCAB_SIZE = 21128
+# bert-base-chinese's layout: [PAD], [unused1..99], [UNK], [CLS], [SEP], [MASK], then text tokens.
+PLACEHOLDER_IDS = frozenset(range(0, 104))
+
+
+def vocab_tokens() -> list[str]:
+    tokens = ["[PAD]", *(f"[unused{i}]" for i in range(1, 100)), "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    return tokens + [chr(0x4E00 + i) for i in range(VOCAB_SIZE - len(tokens))]
 
 
 def _row(rng: np.random.Generator, max_len: int, source: int, doc: int) -> dict:
@@ -63,6 +70,8 @@ def write_shard_set(directory: Path, shards: int, rows_per_shard: int | Sequence
     assert len(counts) == shards
     firsts = np.concatenate([[0], np.cumsum(counts)])
     (directory / SHARDS_DIR).mkdir(parents=True, exist_ok=True)
+    vocab = ("\n".join(vocab_tokens()) + "\n").encode("utf-8")
+    (directory / VOCAB_NAME).write_bytes(vocab)
     infos = []
     for index in range(shards):
         rows = [_row(rng, max_len, index, int(firsts[index]) + i) for i in range(counts[index])]
@@ -71,7 +80,7 @@ def write_shard_set(directory: Path, shards: int, rows_per_shard: int | Sequence
         digest = hashlib.sha256((directory / relative).read_bytes()).hexdigest()
         infos.append(ShardInfo(relative, len(rows), sum(len(r["input_ids"]) for r in rows), digest))
     manifest = Manifest(
-        vocab=VocabInfo("vocab.txt", "0" * 64, VOCAB_SIZE),
+        vocab=VocabInfo(VOCAB_NAME, hashlib.sha256(vocab).hexdigest(), VOCAB_SIZE),
         special_tokens=SPECIALS,
         max_seq_len=max_len,
         seed=seed,

@@ -1,6 +1,9 @@
 """Parity with transformers' MegatronBertForPreTraining: same weights, same inputs, same numbers."""
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 import torch
 from transformers import MegatronBertConfig
@@ -113,3 +116,24 @@ def test_1_3b_preset_follows_the_published_erlangshen_shape() -> None:
     with torch.device("meta"):
         params = MegatronBertForPreTraining(config).num_parameters()
     assert 1.2e9 < params < 1.4e9
+
+
+def test_pad_row_of_the_tied_word_embeddings_is_zero_after_init() -> None:
+    """The tied decoder (a Linear, initialised after the embedding) used to overwrite the zeroed row."""
+    model = MegatronBertForPreTraining(CONFIG)
+    assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
+    assert torch.count_nonzero(model.bert.embeddings.word_embeddings.weight[CONFIG.pad_token_id]) == 0
+    assert torch.count_nonzero(_hf_model(CONFIG).bert.embeddings.word_embeddings.weight[CONFIG.pad_token_id]) == 0
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_exported_safetensors_get_the_mode_of_any_new_file(tmp_path, umask: int) -> None:
+    """safetensors creates its file 0600 whatever the umask; an exported model is shared like its config."""
+    previous = os.umask(umask)
+    try:
+        out = export_hf(MegatronBertForPreTraining(CONFIG), tmp_path / "hf")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((out / "model.safetensors").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((out / "config.json").stat().st_mode) == 0o666 & ~umask
+    assert not list(out.glob("*.partial"))

@@ -31,7 +31,7 @@ def test_train_then_export_hf_and_megatron(shard_dir: Path, tmp_path: Path, caps
     assert "step 4" in capsys.readouterr().out
     assert main(["export", "hf", str(run), str(tmp_path / "hf")]) == 0
     hf = HfMegatronBert.from_pretrained(tmp_path / "hf")
-    state = torch.load(run / "checkpoint" / "state.pt", weights_only=False)["model"]
+    state = torch.load(run / "checkpoint" / "state.pt", weights_only=True)["model"]
     assert torch.equal(hf.state_dict()["bert.encoder.ln.weight"], state["bert.encoder.ln.weight"])
     assert main(["export", "megatron", str(shard_dir), str(tmp_path / "mg" / "text")]) == 0
     assert (tmp_path / "mg" / "text.bin").stat().st_size > 0

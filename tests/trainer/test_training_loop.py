@@ -8,10 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from schemas.errors import UserInputError
+from trainer.checkpoint import read_checkpoint_model
 from trainer.config import TrainConfig
 from trainer.export_hf import export_checkpoint
 from trainer.train import METRICS_FILE, lr_factor, train
+
+from shard_factory import write_shard_set
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,6 +51,73 @@ def test_resume_after_a_stop_reproduces_the_loss_sequence(shard_dir: Path, tmp_p
     assert straight[-1]["epoch"] == 1
     for a, b in zip(straight[7:], resumed, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-6) and a["mlm_acc"] == b["mlm_acc"]
+
+
+@pytest.fixture(scope="module")
+def straight_odd_epoch(shard_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 steps of 2 micro-batches of 40 rows, in a single process: 1,024 rows make 25 micro-batches an
+    epoch, so step 13 ends at micro-batch 1 of epoch 1, an odd position."""
+    out = tmp_path_factory.mktemp("straight_odd")
+    train(_config(shard_dir, out, **ODD_RESUME))
+    return out
+
+
+ODD_RESUME = dict(micro_batch_size=40, grad_accum_steps=2, max_steps=16)
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")  # 3 workers on 2 cores
+@pytest.mark.parametrize("workers", [2, 3])
+def test_resume_with_loader_workers_at_an_odd_position_is_exact(shard_dir: Path, tmp_path: Path,
+                                                                 straight_odd_epoch: Path, workers: int) -> None:
+    """Issue 20: `DataLoader` asks worker 0 first, so workers dealt batches by `index % workers` came
+    back in swapped pairs after a resume at an odd micro-batch; the weights then diverged."""
+    train(_config(shard_dir, tmp_path, stop_after_steps=13, num_workers=workers, **ODD_RESUME))
+    position = torch.load(tmp_path / "checkpoint" / "state.pt", weights_only=True)["position"]
+    assert (position["epoch"], position["batch_index"]) == (1, 1)
+    resumed = train(_config(shard_dir, tmp_path, num_workers=workers, **ODD_RESUME))
+    straight = _train_records(straight_odd_epoch)
+    assert [r["step"] for r in resumed] == [14, 15, 16]
+    for a, b in zip(straight[13:], resumed, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-6)
+    _, final = read_checkpoint_model(tmp_path / "checkpoint")
+    _, expected = read_checkpoint_model(straight_odd_epoch / "checkpoint")
+    assert all(torch.equal(final[key], expected[key]) for key in expected)
+
+
+def _train_records(out: Path) -> list[dict]:
+    return [r for r in map(json.loads, (out / METRICS_FILE).read_text().splitlines()) if r["kind"] == "train"]
+
+
+def test_the_logged_learning_rate_is_the_one_its_step_used(shard_dir: Path, tmp_path: Path) -> None:
+    config = _config(shard_dir, tmp_path, max_steps=7, warmup_steps=4, decay="cosine")
+    records = train(config)
+    # Step s (1-based) updates with the schedule's value at s - 1: 1/4, 2/4, 3/4, 1 of lr in warm-up.
+    assert [r["lr"] for r in records] == pytest.approx([config.lr * lr_factor(s - 1, config) for s in range(1, 8)])
+    assert records[0]["lr"] == pytest.approx(config.lr / 4)
+
+
+def test_resuming_mid_epoch_with_another_mix_shards_is_refused(shard_dir: Path, tmp_path: Path) -> None:
+    """The position counts micro-batches of one order; another K would silently reorder the epoch."""
+    train(_config(shard_dir, tmp_path, mix_shards=2, stop_after_steps=3, max_steps=10))
+    with pytest.raises(UserInputError, match="resume with --mix-shards 2"):
+        train(_config(shard_dir, tmp_path, mix_shards=3, max_steps=10))
+    assert [r["step"] for r in train(_config(shard_dir, tmp_path, mix_shards=2, max_steps=5))] == [4, 5]
+
+
+def test_mix_shards_may_change_at_an_epoch_boundary(shard_dir: Path, tmp_path: Path) -> None:
+    # 1,024 rows in micro-batches of 64: epoch 0 ends with step 16.
+    train(_config(shard_dir, tmp_path, micro_batch_size=64, mix_shards=2, max_steps=16))
+    records = train(_config(shard_dir, tmp_path, micro_batch_size=64, mix_shards=3, max_steps=17))
+    assert [(r["step"], r["epoch"]) for r in records] == [(17, 1)]
+    position = torch.load(tmp_path / "checkpoint" / "state.pt", weights_only=True)["position"]
+    assert position["mix_shards"] == 3
+
+
+def test_held_out_shards_smaller_than_a_micro_batch_are_refused(tmp_path: Path) -> None:
+    """An evaluation that reads no batch logged zero losses; say so before training instead."""
+    data = write_shard_set(tmp_path / "data", shards=3, rows_per_shard=[64, 64, 4])
+    with pytest.raises(UserInputError, match="hold 4 rows, fewer than one micro-batch"):
+        train(_config(data, tmp_path / "run", micro_batch_size=16, max_steps=1, eval_every=1))
 
 
 def test_schedule_warms_up_then_decays_to_the_floor() -> None:
