@@ -37,7 +37,7 @@ def make_batch(batch: int, seq: int, vocab: int, device: torch.device) -> dict[s
     empty = np.zeros(0, dtype=np.int64)
     masked = mask_batch(ids, (rng.random(ids.shape) < 0.6) | special, special, empty, empty, empty,
                         np.arange(batch, dtype=np.uint64), seed=0, epoch=0, mask_id=MASK_ID,
-                        vocab_size=min(vocab, 21128), config=MaskingConfig())
+                        random_ids=np.arange(672, min(vocab, 21128)), config=MaskingConfig())
     token_type = np.zeros_like(ids)
     token_type[:, seq // 2 + 1:] = 1
     out = {"input_ids": masked.input_ids, "token_type_ids": token_type, "mlm_positions": masked.positions,
