@@ -28,6 +28,8 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
+from schemas.data_docs_offline import LOCAL_SITE, LOCAL_SITE_CONFIG
+
 DATA_SOURCE = "erlangshen"
 RUN_NAME = "erlangshen-validate"
 
@@ -81,6 +83,7 @@ class GxProject:
         self.context = gx.get_context(mode="file", project_root_dir=str(output_dir))
         _quiet(self.context)
         self.context.enable_analytics(False)  # also writes both settings to gx/great_expectations.yml
+        _render_offline(self.context)
         self.run_id = RunIdentifier(run_name=RUN_NAME, run_time=datetime.datetime.now(datetime.timezone.utc))
         self._frames = _Frames(self.context)
         self._rendered: list[ExpectationSuiteIdentifier | ValidationResultIdentifier] = []
@@ -109,5 +112,17 @@ class GxProject:
 
     def build_data_docs(self) -> Path:
         """Render this run's pages and the index, offline; returns the index.html path."""
-        sites = self.context.build_data_docs(resource_identifiers=self._rendered)
-        return Path(url2pathname(urlparse(sites["local_site"]).path))
+        sites = self.context.build_data_docs(site_names=[LOCAL_SITE], resource_identifiers=self._rendered)
+        return Path(url2pathname(urlparse(sites[LOCAL_SITE]).path))
+
+
+def _render_offline(context: AbstractDataContext) -> None:
+    """The project's local site renders pages that need nothing from outside the site folder
+    (schemas/data_docs_offline.py); a project from an older run is switched over too."""
+    sites = context.variables.data_docs_sites or {}
+    if sites.get(LOCAL_SITE) == LOCAL_SITE_CONFIG:
+        return
+    if LOCAL_SITE in sites:
+        context.update_data_docs_site(LOCAL_SITE, LOCAL_SITE_CONFIG)
+    else:
+        context.add_data_docs_site(LOCAL_SITE, LOCAL_SITE_CONFIG)
