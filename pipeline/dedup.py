@@ -133,21 +133,49 @@ def _runs(values: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
 Node = tuple[str, int, int]
 
 
+def varint_gaps(values: np.ndarray) -> bytes:
+    """uint32 values as the LEB128 varints of their gaps in ascending order: a bucket's 4-byte prefixes
+    lie about 2**32 / n apart, so most gaps take 3 bytes instead of 4."""
+    gaps = np.diff(np.sort(values).astype(np.uint64), prepend=np.uint64(0))
+    widths = np.ones(gaps.size, dtype=np.int64)
+    for k in range(1, 5):
+        widths += gaps >= np.uint64(1 << (7 * k))
+    starts = np.cumsum(widths) - widths
+    out = np.empty(int(widths.sum()), dtype=np.uint8)
+    for k in range(5):
+        has = widths > k
+        group = (gaps[has] >> np.uint64(7 * k)) & np.uint64(0x7F)
+        out[starts[has] + k] = group.astype(np.uint8) | ((widths[has] > k + 1).astype(np.uint8) << 7)
+    return out.tobytes()
+
+
+def from_varint_gaps(data: bytes) -> np.ndarray:
+    """The ascending uint32 values `varint_gaps` wrote."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if not raw.size:
+        return np.empty(0, dtype=np.uint32)
+    ends = np.flatnonzero(raw < 0x80)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    place = np.arange(raw.size) - np.repeat(starts, ends - starts + 1)
+    groups = (raw & 0x7F).astype(np.uint64) << (7 * place).astype(np.uint64)
+    return np.cumsum(np.add.reduceat(groups, starts)).astype(np.uint32)
+
+
 def key_prefix_parts(keys: np.ndarray, buckets: int) -> Iterator[tuple[int, bytes]]:
-    """uint64 keys (any shape) as (bucket, their high 32 bits) pairs, one per bucket the keys fall in.
-    The first round of both dedups ships these alone, 4 bytes a key: a key is mostly held by one
-    document, and what it would take to settle it (a signature, a doc_id) would be wasted. The bucket
-    (the key's low bits) and the high bits together identify a key to about 32 + log2(buckets) bits;
-    a prefix two unrelated keys share by chance only sends them on to the next round, which compares
-    whole keys."""
+    """uint64 keys (any shape) as (bucket, their high 32 bits) pairs, one per bucket the keys fall in,
+    the high bits as `varint_gaps`. The first round of both dedups ships these alone, about 3 bytes a
+    key: a key is mostly held by one document, and what it would take to settle it (a signature, a
+    doc_id) would be wasted. The bucket (the key's low bits) and the high bits together identify a key
+    to about 32 + log2(buckets) bits; a prefix two unrelated keys share by chance only sends them on to
+    the next round, which compares whole keys."""
     keys = keys.ravel()
     for bucket, rows in _runs(key_bucket(keys, buckets)):
-        yield bucket, (keys[rows] >> np.uint64(32)).astype(np.uint32).tobytes()
+        yield bucket, varint_gaps((keys[rows] >> np.uint64(32)).astype(np.uint32))
 
 
 def repeated_prefixes(bucket: int, parts: Iterable[bytes]) -> bytes | None:
     """The prefixes that two or more keys of one bucket hold, as uint64 (bucket << 32 | high bits), or None."""
-    columns = [np.frombuffer(part, dtype=np.uint32) for part in parts]
+    columns = [from_varint_gaps(part) for part in parts]
     if not columns:
         return None
     ordered = np.sort(np.concatenate(columns))

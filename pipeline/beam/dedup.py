@@ -31,6 +31,13 @@ EXACT_DUPLICATE = "duplicate_exact"
 NEAR_DUPLICATE = "duplicate_near"
 
 
+def candidate_buckets(buckets: int) -> int:
+    """Buckets for the near-dedup candidates: a document ships its signature once per bucket its
+    candidate band keys fall in, and candidates are a small part of the corpus, so they get a sixteenth
+    of the key buckets."""
+    return -(-buckets // 16)
+
+
 def by_file(pairs: Iterable[tuple[Node, Node]], reason: str) -> Iterator[tuple[int, DuplicatePart]]:
     """(duplicate, kept) node pairs as one (file index, part) per file that holds duplicates."""
     files: dict[int, tuple[list[int], list[str]]] = {}
@@ -118,8 +125,8 @@ class NearCandidates(beam.DoFn):
             signatures = spill.signatures_of(batch)[keep]
             doc_ids = batch.column(spill.DOC_ID).to_pylist()
             nodes = [(doc_ids[i], index, positions[i]) for i in keep]
-            for part in candidate_parts(nodes, signatures, self._config.bands, self._plan.dedup_buckets,
-                                        self._shared):
+            for part in candidate_parts(nodes, signatures, self._config.bands,
+                                        candidate_buckets(self._plan.dedup_buckets), self._shared):
                 shuffled[f"{SHUFFLED_STAT}near_candidates"] += shuffled_size(part)
                 yield part
         yield beam.pvalue.TaggedOutput(STATS, shuffled)
