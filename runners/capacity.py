@@ -77,10 +77,10 @@ class Assumptions:
     mb_per_s_per_core: float = MEASURED_MB_PER_S_PER_CORE
     # Share of the single-process rate each core keeps at scale (shuffle, stragglers, SDK overhead).
     efficiency: float = 0.8
-    # Only dedup keys are shuffled: 4-byte prefixes of the digest and of 16 band keys per document,
-    # then the rare candidates' whole keys and signatures; 0.115 of the input on the WuDao sample
-    # (830-byte documents; `shuffled_bytes.*` in the run summary), less for longer documents.
-    shuffle_ratio: float = 0.12
+    # Only dedup keys are shuffled: about 3 bytes for the digest and for each of 16 band keys per
+    # document, then the rare candidates' whole keys and signatures; 0.07 of the input on the WuDao
+    # sample (830-byte documents; `shuffled_bytes.*` in the run summary), less for longer documents.
+    shuffle_ratio: float = 0.07
     startup_minutes: float = 5.0  # VM boot and container pull before the first element
     disk_gb_per_worker: float = 25.0  # Dataflow's batch boot disk when the shuffle service is on
     rss_gb_per_process: float = 1.5  # peak resident memory of one SDK process (segmenter, lexicon)
