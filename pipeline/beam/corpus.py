@@ -11,7 +11,7 @@ import apache_beam as beam
 from pipeline.beam.dedup import FindDuplicates
 from pipeline.beam.layout import OutputPlan
 from pipeline.beam.publish import PublishRun, SumCounters
-from pipeline.beam.stages import BANDS, INPUTS, STATS, BuildShards, CleanFile
+from pipeline.beam.stages import BANDS, INPUTS, SOURCES, STATS, BuildShards, CleanFile
 from pipeline.config import PrepareConfig
 from schemas.manifest import SpecialTokens, VocabInfo
 
@@ -30,12 +30,12 @@ class PrepareCorpus(beam.PTransform):
         config, plan = self._config, self._plan
         input_files = pbegin | "list_files" >> beam.Create(list(enumerate(self._files)))
         cleaned = input_files | "clean_files" >> beam.ParDo(CleanFile(config, plan)).with_outputs(
-            BANDS, STATS, INPUTS, main="digests")
+            BANDS, STATS, INPUTS, SOURCES, main="digests")
         duplicates = (cleaned.digests, cleaned[BANDS], input_files) | "find_duplicates" >> FindDuplicates(
             config.dedup, plan)
         built = input_files | "build_shards" >> beam.ParDo(
             BuildShards(config, plan), duplicates=beam.pvalue.AsMultiMap(duplicates["by_file"]),
-        ).with_outputs(STATS, main="shards")
+        ).with_outputs(STATS, SOURCES, main="shards")
         stats = (
             (cleaned[STATS], duplicates[STATS], built[STATS])
             | "all_stats" >> beam.Flatten()
@@ -52,5 +52,9 @@ class PrepareCorpus(beam.PTransform):
                 stats=beam.pvalue.AsList(stats),
                 inputs=beam.pvalue.AsList(cleaned[INPUTS]),
                 clusters=beam.pvalue.AsList(duplicates["cluster_sizes"]),
+                # one small record per file and pass (counts, row-length figures, a few rejected
+                # excerpts), for the per-source figures of summary.json and report.html
+                sources=beam.pvalue.AsList(
+                    (cleaned[SOURCES], built[SOURCES]) | "source_records" >> beam.Flatten()),
             )
         )

@@ -21,13 +21,9 @@ SPILL_DIR = "spill"
 SUMMARY_NAME = "summary.json"
 LEXICON_NAME = "lexicon.bin"
 METRICS_NAMESPACE = "erlangshen"
-# Keys of the run's summed counts besides the plain ones (rows, tokens, entities...): drops by reason,
-# and documents per length bin before and after cleaning and dedup ("report.length.read.03"), which
-# feed the ledger accounting and report.html, not the manifest's stats.
-REJECTED_STAT = "rejected."
-SHUFFLED_STAT = "shuffled_bytes."  # payload bytes entering each GroupByKey, by kind
-LENGTH_STAT = "report.length"
-READ, KEPT = "read", "kept"
+# Keys of the run's summed counts besides the plain ones (rows, tokens, entities...): the payload bytes
+# entering each GroupByKey, by kind; drops by reason and the report-only counts are pipeline/corpus_profile's.
+SHUFFLED_STAT = "shuffled_bytes."
 
 
 def join(directory: str, relative: str) -> str:

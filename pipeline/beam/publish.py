@@ -11,14 +11,14 @@ from dataclasses import asdict
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam import files
-from pipeline.beam.layout import KEPT, LENGTH_STAT, READ, REJECTED_STAT, SUMMARY_NAME, OutputPlan
+from pipeline.beam.layout import SUMMARY_NAME, OutputPlan
 from pipeline.config import PrepareConfig
-from pipeline.report import LENGTH_EDGES, REPORT_NAME, render_report
+from pipeline.corpus_profile import REJECTED_STAT, REPORT_STAT, run_figures
+from pipeline.report import REPORT_NAME, render_report
 from schemas.manifest import MANIFEST_NAME, DocumentAccounting, InputFile, Manifest, ShardInfo, VocabInfo
 from schemas.provenance import run_environment, utc_timestamp
 from schemas.shard import PARQUET_WRITE_OPTIONS, SHARD_SCHEMA
@@ -112,21 +112,22 @@ class PublishRun(beam.DoFn):
         self._config, self._plan, self._vocab, self._special = config, plan, vocab, special
         self._started_at = started_at
 
-    def process(self, _, shards, stats, inputs, clusters):
+    def process(self, _, shards, stats, inputs, clusters, sources):
         """`stats`: the one sum of every file's counts (none when no file was read), `inputs`: each
         input file's size and hash, `clusters`: the one {cluster size: clusters} dict, none without
-        near duplicates."""
+        near duplicates, `sources`: each file's records of its two passes (`source_record`)."""
         stats = dict(stats[0]) if stats else {}
+        plan = self._plan
+        figures = run_figures(stats, sources, clusters[0] if clusters else {}, plan.entity_types,
+                              self._config.sop.max_seq_len)
         rejected = {key.removeprefix(REJECTED_STAT): stats.pop(key) for key in sorted(stats)
                     if key.startswith(REJECTED_STAT)}
-        lengths = {key: stats.pop(key) for key in sorted(stats) if key.startswith(LENGTH_STAT)}
+        for key in [key for key in stats if key.startswith(REPORT_STAT)]:
+            del stats[key]
         documents = DocumentAccounting(read=stats.pop("records_read", 0), kept=stats.pop("documents_kept", 0),
                                        rejected=rejected)
         shard_infos = sorted(shards, key=lambda s: s.file)
         inputs = sorted(inputs, key=lambda i: i["path"])
-        if self._config.report:
-            self._write_report(documents, lengths, clusters[0] if clusters else {})
-        plan = self._plan
         published = [s.file for s in shard_infos] + [plan.ledger_name(i) for i in range(len(inputs))]
         files.move_files([(plan.staged(f), plan.final(f)) for f in published])
         # A local folder goes whole; object stores (gs://, s3://) have no folders, only the objects under one.
@@ -149,17 +150,12 @@ class PublishRun(beam.DoFn):
             finished_at=utc_timestamp(),
         )
         summary = {"documents": asdict(documents), "rows": manifest.total_rows, "tokens": manifest.total_tokens,
-                   "shards": len(shard_infos), "stats": manifest.stats}
+                   "shards": len(shard_infos), "stats": manifest.stats, **figures}
+        if self._config.report:  # a view of the summary: every number in it is one of summary.json's
+            files.write_atomically(plan.final(REPORT_NAME), render_report(summary).encode("utf-8"))
         files.write_atomically(plan.final(SUMMARY_NAME), _dumps(summary).encode("utf-8"))
         files.write_atomically(plan.final(MANIFEST_NAME), manifest.to_json().encode("utf-8"))
         yield manifest.to_json()
-
-    def _write_report(self, documents: DocumentAccounting, lengths: dict[str, int], clusters: dict[int, int]) -> None:
-        before, after = ([lengths.get(f"{LENGTH_STAT}.{kind}.{index:02d}", 0) for index in range(len(LENGTH_EDGES))]
-                         for kind in (READ, KEPT))
-        counts = {"read": documents.read, "kept": documents.kept, "rejected": documents.rejected_total}
-        page = render_report(counts, documents.rejected, before, after, clusters)
-        files.write_atomically(self._plan.final(REPORT_NAME), page.encode("utf-8"))
 
 
 def _dumps(data) -> str:

@@ -23,37 +23,45 @@ from knowledge.lexicon import Lexicon
 from knowledge.matcher import EntityMatcher
 from pipeline.annotate import BatchAnnotator
 from pipeline.beam import files, spill
-from pipeline.beam.layout import KEPT, LENGTH_STAT, METRICS_NAMESPACE, READ, REJECTED_STAT, SHUFFLED_STAT, OutputPlan
+from pipeline.beam.layout import METRICS_NAMESPACE, SHUFFLED_STAT, OutputPlan
 from pipeline.beam.progress import report_progress
 from pipeline.beam.publish import ShardWriter
 from pipeline.clean import clean_documents
 from pipeline.config import PrepareConfig
+from pipeline.corpus_profile import (
+    EXAMPLES_PER_REASON, KEPT, READ, REJECTED_STAT, length_counts, rejection_example, row_counts, source_record,
+)
 from pipeline.dedup import (
     band_keys, dropped_positions, key_prefix_parts, minhash_signatures, text_digests,
 )
 from pipeline.documents import Document, Rejection
 from pipeline.examples import CleanDocument, batch_stats, build_rows, split_by_chars
 from pipeline.readers import InputFormat, parse_file
-from pipeline.report import length_histogram
 from pipeline.segment import create_segmenter, read_user_dict
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import parse_vocab
 
-BANDS, STATS, INPUTS = "bands", "stats", "inputs"
+BANDS, STATS, INPUTS, SOURCES = "bands", "stats", "inputs", "sources"
 
 
 class RejectLedger:
     """The one place where a dropped document becomes a ledger line, a Beam counter and a count for
-    the run summary. Lines are written as they come: nothing is held."""
+    the run summary. Lines are written as they come; with `keep_text`, the first few drops of each
+    reason are also kept as excerpts for the report (`examples`), so a person can audit a filter."""
 
     def __init__(self, handle, keep_text: bool) -> None:
         self._handle = handle
         self._keep_text = keep_text
         self.counts: Counter = Counter()
+        self.examples: dict[str, list[dict]] = {}
 
     def add(self, rejection: Rejection) -> None:
         Metrics.counter(METRICS_NAMESPACE, f"rejected.{rejection.reason}").inc()
         self.counts[f"{REJECTED_STAT}{rejection.reason}"] += 1
+        if self._keep_text:
+            found = self.examples.setdefault(rejection.reason, [])
+            if len(found) < EXAMPLES_PER_REASON:
+                found.append(rejection_example(rejection.doc_id, rejection.source, rejection.detail, rejection.text))
         if rejection.text and not self._keep_text:
             rejection = Rejection(rejection.doc_id, rejection.source, rejection.reason, rejection.detail)
         self._handle.write((json.dumps(rejection.to_dict(), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
@@ -74,11 +82,6 @@ def shuffled_size(element) -> int:
     return size
 
 
-def _length_stats(kind: str, lengths: Iterable[int]) -> Counter:
-    histogram = length_histogram(lengths)
-    return Counter({f"{LENGTH_STAT}.{kind}.{index:02d}": count for index, count in enumerate(histogram) if count})
-
-
 def _batches(records: Iterable, size: int) -> Iterator[list]:
     batch = []
     for record in records:
@@ -92,7 +95,8 @@ def _batches(records: Iterable, size: int) -> Iterator[list]:
 
 class CleanFile(beam.DoFn):
     """Pass 1. (file index, path) in. Out: the prefixes of the file's text digests by bucket (main) and
-    of its band keys (BANDS), its counts (STATS) and its size and hash (INPUTS)."""
+    of its band keys (BANDS), its counts (STATS), its size and hash (INPUTS) and its record for the
+    report (SOURCES)."""
 
     def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
         self._config = config
@@ -148,11 +152,12 @@ class CleanFile(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(BANDS, part)
         yield beam.pvalue.TaggedOutput(STATS, stats)
         yield beam.pvalue.TaggedOutput(INPUTS, {"path": path, "size": read.stored_size, "sha256": read.sha256})
+        yield beam.pvalue.TaggedOutput(SOURCES, source_record(index, path, 1, stats, config.sop.max_seq_len,
+                                                              ledger.examples))
 
     def _clean(self, docs: list[Document], doc_positions: list[int], ledger: RejectLedger, stats: Counter):
         """The batch's survivors as (positions, doc_ids, texts), or None; each drop to the ledger."""
-        if self._config.report:  # its input is every document read
-            stats.update(_length_stats(READ, (len(doc.text) for doc in docs)))
+        stats.update(length_counts(READ, (len(doc.text) for doc in docs)))  # every document parsed
         results = clean_documents([(doc.title, doc.text) for doc in docs], self._config.clean)
         kept_positions, kept_ids, kept_texts = [], [], []
         for doc, position, (text, reason) in zip(docs, doc_positions, results):
@@ -189,7 +194,8 @@ class WorkerTools:
 class BuildShards(beam.DoFn):
     """Pass 2. (file index, path) in, with the corpus's duplicates as a side input keyed by file. The
     file's cleaned documents become rows in its own shards and its drops lines in its own ledger file;
-    out: the shards' `ShardInfo`s (main) and the file's counts (STATS)."""
+    out: the shards' `ShardInfo`s (main), the file's counts (STATS) and its record for the report
+    (SOURCES)."""
 
     def __init__(self, config: PrepareConfig, plan: OutputPlan) -> None:
         self._config = config
@@ -218,8 +224,7 @@ class BuildShards(beam.DoFn):
                         docs.append(CleanDocument(doc_id, path, text))
                     else:
                         ledger.add(Rejection(doc_id, path, verdict[0], verdict[1], text))
-                if config.report:  # its input is every document kept by cleaning and dedup
-                    stats.update(_length_stats(KEPT, (len(doc.text) for doc in docs)))
+                stats.update(length_counts(KEPT, (len(doc.text) for doc in docs)))  # kept by cleaning and dedup
                 for part in split_by_chars(docs):
                     stats.update(self._rows(part, writer, ledger))
                 report_progress("shards", len(batch), int(pc.sum(pc.binary_length(batch.column(spill.TEXT))).as_py()
@@ -228,13 +233,21 @@ class BuildShards(beam.DoFn):
         shards = writer.close()
         stats["documents_kept"] += writer.documents
         yield beam.pvalue.TaggedOutput(STATS, stats)
+        yield beam.pvalue.TaggedOutput(SOURCES, source_record(index, path, 2, stats, config.sop.max_seq_len,
+                                                              ledger.examples))
         yield from shards
 
     def _rows(self, docs: list[CleanDocument], writer: ShardWriter, ledger: RejectLedger) -> Counter:
         tools = self._tools
         rows = build_rows(docs, tools.annotator, self._config.sop, tools.special, self._config.seed)
+        characters = 0
         for doc, sentences in zip(docs, rows.sentences.tolist()):
-            if not sentences:
+            if sentences:
+                characters += len(doc.text)
+            else:
                 ledger.add(Rejection(doc.doc_id, doc.source, "no_tokens", text=doc.text))
         writer.add(rows.batch, documents=int(np.count_nonzero(rows.sentences)))
-        return batch_stats(rows, tools.entity_types)
+        stats = batch_stats(rows, tools.entity_types)
+        stats.update(row_counts(rows.batch.column("input_ids"), tools.special.unk))
+        stats["kept_characters"] += characters
+        return stats
