@@ -118,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     summary = run_prepare(request, options)
-    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    # The run's totals; summary.json beside the manifest (and report.html) break them down per source.
+    totals = {key: summary[key] for key in ("documents", "rows", "tokens", "shards", "stats") if key in summary}
+    print(json.dumps(totals, ensure_ascii=False, indent=2))
     print(f"wall time: {time.perf_counter() - started:.1f} s")
     if input_bytes is not None:
         print(f"local runner: {default_workers(input_bytes)} worker(s), the default for {input_bytes / 1e6:.1f} MB "
