@@ -32,9 +32,9 @@ def wudao_sample_dir() -> Path:
 def prepared_sample(tmp_path_factory) -> Path:
     """`prepare` on the embedded sample corpus, run once per test session, default settings."""
     from pipeline.config import PrepareConfig
-    from pipeline.prepare import run_prepare
+    from pipeline.beam.prepare import PrepareRequest, run_prepare
     from runners.local import local_options
 
     output = tmp_path_factory.mktemp("prepared_sample")
-    run_prepare([str(SAMPLE_CORPUS / "*.json")], str(output), PrepareConfig(), options=local_options(1))
+    run_prepare(PrepareRequest([str(SAMPLE_CORPUS / "*.json")], str(output), PrepareConfig()), local_options(1))
     return output

@@ -16,7 +16,7 @@ from knowledge.matcher import EntityMatcher
 from pipeline.annotate import BatchAnnotator
 from pipeline.clean import normalize_text
 from pipeline.config import PrepareConfig
-from pipeline.prepare import run_prepare
+from pipeline.beam.prepare import PrepareRequest, run_prepare
 from pipeline.segment import create_segmenter
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import load_vocab
@@ -123,9 +123,9 @@ def prepared_with_lexicons(tmp_path_factory, bert_vocab_path) -> Path:
                              for i, d in enumerate(MIXED_DOCS * 3)), encoding="utf-8")
     output = root / "out"
     specs = [f"jieba:{jieba_dictionary()}", *map(str, thuocl), f"words:mixed:{words}"]
-    run_prepare([str(SAMPLE_CORPUS / "*.json"), str(mixed)], str(output), PrepareConfig(),
-                vocab_path=str(bert_vocab_path), lexicon_paths=specs, options=local_options(1),
-                lexicon_options=LexiconOptions(skip_malformed=True))
+    run_prepare(PrepareRequest([str(SAMPLE_CORPUS / "*.json"), str(mixed)], str(output), PrepareConfig(),
+                               vocab_path=str(bert_vocab_path), lexicon_paths=specs,
+                               lexicon_options=LexiconOptions(skip_malformed=True)), local_options(1))
     return output
 
 

@@ -1,4 +1,4 @@
-"""Near-duplicate detection (pipeline/dedup.py, pipeline/dedup_transforms.py): recall and precision on
+"""Near-duplicate detection (pipeline/dedup.py, pipeline/beam/dedup.py): recall and precision on
 near-duplicates generated from the real WuDao sample, and a kept document that depends on nothing but
 the documents."""
 from __future__ import annotations
@@ -6,18 +6,21 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import defaultdict
 from itertools import combinations
 from pathlib import Path
 
-import apache_beam as beam
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
-from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.config import DedupConfig
-from pipeline.dedup import Components, band_keys, bucket_links, cluster_sizes, minhash_signatures
-from pipeline.dedup_transforms import REJECTED, NearDeduplicateBatches
-from pipeline.examples import CleanDocument
+from pipeline.beam.prepare import PrepareRequest, run_prepare
+from pipeline.config import DedupConfig, PrepareConfig
+from pipeline.dedup import (
+    MIN_BUCKETS, Components, SharedPrefixes, band_keys, bucket_links, candidate_groups, candidate_parts,
+    cluster_sizes, key_prefix_parts, minhash_signatures, repeated_prefixes,
+)
+from runners.local import local_options
 
 CONFIG = DedupConfig()
 _SENTENCE = re.compile(r"(?<=[。！？；.;!?])")
@@ -49,19 +52,30 @@ def near_duplicate(text: str, donor: str, kind: str, rng: random.Random) -> str:
     return "".join(pieces[third:] + pieces[:third]) if len(pieces) > 1 else text[len(text) // 2:] + text[: len(text) // 2]
 
 
-def find_duplicates(docs: list[tuple[str, str]], config: DedupConfig = CONFIG, batch: int = 256) -> dict:
-    """The pure path of NearDeduplicateBatches: signatures -> band buckets -> verified links -> components."""
-    buckets: dict[tuple[int, int], list] = {}
-    for start in range(0, len(docs), batch):
-        chunk = docs[start: start + batch]
-        signatures = minhash_signatures([text for _, text in chunk], config)
-        for (node, _), signature, keys in zip(chunk, signatures, band_keys(signatures, config.bands)):
-            for band, key in enumerate(keys.tolist()):
-                buckets.setdefault((band, key), []).append((node, signature))
+def find_duplicates(docs: list[tuple[str, str]], config: DedupConfig = CONFIG, batch: int = 256,
+                    buckets: int = MIN_BUCKETS) -> dict[str, str]:
+    """The pure path of `FindDuplicates`' near round, each `batch` documents standing for one input file:
+    signatures -> band-key prefixes by bucket -> the prefixes two keys share -> the candidates' keys and
+    signatures by bucket -> band-key groups -> verified links -> components. {duplicate doc_id: kept}."""
+    files = [docs[start: start + batch] for start in range(0, len(docs), batch)]
+    signatures = [minhash_signatures([text for _, text in chunk], config) for chunk in files]
+    prefixes: dict[int, list[bytes]] = defaultdict(list)
+    for file_signatures in signatures:
+        for bucket, part in key_prefix_parts(band_keys(file_signatures, config.bands), buckets):
+            prefixes[bucket].append(part)
+    repeated = [found for bucket in sorted(prefixes)
+                if (found := repeated_prefixes(bucket, prefixes[bucket])) is not None]
+    shared = SharedPrefixes(repeated, buckets)
+    candidates: dict[int, list] = defaultdict(list)
+    for index, (chunk, file_signatures) in enumerate(zip(files, signatures)):
+        nodes = [(doc_id, index, position) for position, (doc_id, _) in enumerate(chunk)]
+        for bucket, part in candidate_parts(nodes, file_signatures, config.bands, buckets, shared):
+            candidates[bucket].append(part)
     components = Components()
-    for members in buckets.values():
-        components.add_edges(bucket_links(members, config.threshold, config.max_pairwise))
-    return components.representatives()
+    for parts in candidates.values():
+        for members in candidate_groups(parts):
+            components.add_edges(bucket_links(members, config.threshold, config.max_pairwise))
+    return {node[0]: kept[0] for node, kept in components.representatives().items()}
 
 
 @pytest.fixture(scope="module")
@@ -147,20 +161,43 @@ def test_short_texts_are_one_shingle_and_only_match_themselves():
     assert not (signatures[0] == signatures[2]).any()
 
 
-def test_beam_transform_ledgers_near_duplicates_with_the_kept_id(generated):
+def test_band_keys_differ_between_bands_so_a_key_names_its_band():
+    signatures = np.zeros((1, CONFIG.num_perm), dtype=np.uint32)  # every band's rows alike
+    keys = band_keys(signatures, CONFIG.bands)
+    assert keys.shape == (1, CONFIG.bands) and len(set(keys[0].tolist())) == CONFIG.bands
+
+
+def test_the_pure_path_finds_the_same_clusters_with_one_bucket_or_many(generated):
+    docs, _ = generated
+    sample = docs[:200] + docs[-300:]
+    assert find_duplicates(sample, buckets=1) == find_duplicates(sample, buckets=MIN_BUCKETS) != {}
+
+
+def _wudao(records: list[tuple[str, str]]) -> str:
+    return json.dumps([{"uniqueKey": doc_id, "title": "", "content": text} for doc_id, text in records],
+                      ensure_ascii=False)
+
+
+def test_prepare_ledgers_a_near_duplicate_in_another_file_with_the_kept_id(generated, tmp_path):
+    """Through `run_prepare`: the pair lies in two input files, the kept copy (the smaller doc_id) in the
+    later one, so the decision is the documents' own, not the order the files are read in."""
     docs, pairs = generated
     text = dict(docs)
     a, b, _ = pairs[1]  # an insertion pair
-    inputs = [CleanDocument("doc-b", "x.json", text[b]), CleanDocument("doc-a", "x.json", text[a]),
-              CleanDocument("doc-c", "y.json", text["other-0000"])]
-    with beam.Pipeline() as pipeline:
-        batches = [[inputs[0], inputs[2]], [inputs[1]]]  # the duplicate pair lies in different batches
-        result = pipeline | beam.Create(batches) | NearDeduplicateBatches(CONFIG, buckets=3)
-        kept_ids = result["kept"] | "kept_ids" >> beam.FlatMap(lambda batch: [d.doc_id for d in batch])
-        assert_that(kept_ids, equal_to(["doc-a", "doc-c"]), label="kept")
-        assert_that(result[REJECTED] | beam.Map(lambda r: (r.doc_id, r.reason, r.detail)),
-                    equal_to([("doc-b", "duplicate_near", "doc-a")]), label="rejected")
-        assert_that(result["cluster_sizes"], equal_to([{2: 1}]), label="clusters")
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    (corpus / "0.json").write_text(_wudao([("doc-b", text[b]), ("doc-c", text["other-0000"])]), encoding="utf-8")
+    (corpus / "1.json").write_text(_wudao([("doc-a", text[a])]), encoding="utf-8")
+    output = tmp_path / "out"
+    summary = run_prepare(PrepareRequest([str(corpus / "*.json")], str(output), PrepareConfig()), local_options(1))
+    assert summary["documents"] == {"read": 3, "kept": 2, "rejected": {"duplicate_near": 1}}
+    kept = {doc_id for path in sorted((output / "shards").glob("*.parquet"))
+            for doc_id in pq.read_table(path, columns=["doc_id"]).column(0).to_pylist()}
+    assert kept == {"doc-a", "doc-c"}
+    [line] = [json.loads(line) for line in (output / "rejects" / "part-00000.jsonl").read_text().splitlines()]
+    assert (line["doc_id"], line["reason"], line["detail"]) == ("doc-b", "duplicate_near", "doc-a")
+    assert (output / "rejects" / "part-00001.jsonl").read_text() == ""
+    assert "duplicate_near" in (output / "report.html").read_text(encoding="utf-8")
 
 
 # Site furniture that the boilerplate rules do not know: what a crawl of one site repeats on every page.

@@ -6,7 +6,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, TypeOptions
 
 from pipeline.config import DedupConfig, PrepareConfig
-from pipeline.prepare import build_prepare
+from pipeline.beam.prepare import PrepareRequest, build_prepare
 from tests.conftest import SAMPLE_CORPUS
 
 
@@ -14,7 +14,7 @@ def _build(tmp_path, config: PrepareConfig) -> beam.Pipeline:
     options = PipelineOptions(pipeline_type_check=True, type_check_additional="all")
     assert options.view_as(TypeOptions).pipeline_type_check
     pipeline = beam.Pipeline(options=options)
-    build_prepare(pipeline, [str(SAMPLE_CORPUS / "*.json")], str(tmp_path / "out"), config)
+    build_prepare(pipeline, PrepareRequest([str(SAMPLE_CORPUS / "*.json")], str(tmp_path / "out"), config))
     return pipeline
 
 

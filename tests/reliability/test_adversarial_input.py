@@ -7,18 +7,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import PrepareConfig, SopConfig
-from pipeline.prepare import run_prepare
+from pipeline.beam.prepare import PrepareRequest, run_prepare
 from runners.local import local_options
 from schemas.manifest import read_manifest
 import pyarrow.parquet as pq
 
 from tests.reliability.adversarial import KEPT_IDS, hostile_record, write_hand_written_cases, write_hypothesis_corpus
 
-CONFIG = PrepareConfig(num_shards=2, sop=SopConfig(max_seq_len=128))  # so the long line gets split
+CONFIG = PrepareConfig(shard_rows=64, sop=SopConfig(max_seq_len=128))  # so the long line gets split
 
 
 def prepare(input_dir: Path, output: Path):
-    run_prepare([str(input_dir / "*")], str(output), CONFIG, options=local_options(1))
+    run_prepare(PrepareRequest([str(input_dir / "*")], str(output), CONFIG), local_options(1))
     return read_manifest(output)
 
 

@@ -23,7 +23,7 @@ def test_killed_run_leaves_no_complete_looking_output_and_rerun_refuses(tmp_path
     corpus, output = tmp_path / "in", tmp_path / "out"
     corpus.mkdir()
     write_corpus(corpus)
-    args = ["prepare", "--input", str(corpus / "*.json"), "--output", str(output), "--num-shards", "4"]
+    args = ["prepare", "--input", str(corpus / "*.json"), "--output", str(output), "--shard-rows", "512"]
     process = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.monotonic() + 120

@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipeline.config import PrepareConfig
-from pipeline.prepare import run_prepare
+from pipeline.beam.prepare import PrepareRequest, run_prepare
 from runners.local import local_options
 from tests.reliability.adversarial import TEXTS
 
@@ -19,7 +19,7 @@ def test_document_ids_cannot_place_files_outside_the_output(tmp_path):
                for i, key in enumerate(HOSTILE_IDS)]
     (corpus / "hostile.json").write_text(json.dumps(records), encoding="utf-8")
     before = set(tmp_path.rglob("*"))
-    run_prepare([str(corpus / "*.json")], str(output), PrepareConfig(), options=local_options(1))
+    run_prepare(PrepareRequest([str(corpus / "*.json")], str(output), PrepareConfig()), local_options(1))
     created = set(tmp_path.rglob("*")) - before
     assert created and all(path.is_relative_to(output) for path in created)
     assert not (tmp_path / "pwned").exists()

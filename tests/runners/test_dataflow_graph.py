@@ -17,7 +17,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.runners.dataflow.internal import apiclient
 
-from pipeline.prepare import build_prepare
+from pipeline.beam.prepare import PrepareRequest, build_prepare
 from runners.dataflow import DataflowSettings, dataflow_options
 from runners.local import local_options
 from tests.runners import object_store
@@ -38,7 +38,7 @@ def _build(options, small_corpus, output: str) -> beam.Pipeline:
     for name, data in small_corpus.items():
         object_store.put(f"memstore://corpus/{name}", data)
     pipeline = beam.Pipeline(options=options)
-    build_prepare(pipeline, ["memstore://corpus/*.json"], output, CONFIG, lexicon_paths=())
+    build_prepare(pipeline, PrepareRequest(["memstore://corpus/*.json"], output, CONFIG))
     return pipeline
 
 
@@ -52,7 +52,8 @@ def dry_run_job(small_corpus) -> apiclient.Job:
 def test_dataflow_job_holds_every_step_of_prepare_corpus(dry_run_job, small_corpus):
     local = _build(local_options(1), small_corpus, "memstore://local-out").to_runner_api()
     assert prepare_steps(dry_run_job.proto_pipeline) == prepare_steps(local)
-    assert {"prepare_corpus/read_and_parse", "prepare_corpus/write_manifest"} <= prepare_steps(local)
+    assert {"prepare_corpus/clean_files", "prepare_corpus/find_duplicates", "prepare_corpus/build_shards",
+            "prepare_corpus/publish"} <= prepare_steps(local)
     assert not dangling_inputs(dry_run_job.proto_pipeline)
 
 
@@ -98,4 +99,4 @@ def test_without_an_image_the_project_is_shipped_as_an_sdist(small_corpus):
     sdist = staged_files(proto, environment)["workflow.tar.gz"]  # Beam's name for the shipped sdist
     with tarfile.open(sdist) as archive:
         shipped = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    assert {"pipeline/transforms.py", "runners/dataflow.py", "schemas/manifest.py", "pyproject.toml"} <= shipped
+    assert {"pipeline/beam/stages.py", "runners/dataflow.py", "schemas/manifest.py", "pyproject.toml"} <= shipped

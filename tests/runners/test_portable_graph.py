@@ -13,11 +13,12 @@ import pytest
 from apache_beam.options.pipeline_options import FlinkRunnerOptions, PortableOptions, StandardOptions
 from apache_beam.runners.portability.portable_runner import PortableRunner
 
-from pipeline.prepare import build_prepare, run_prepare
+from pipeline.beam.prepare import PrepareRequest, build_prepare, run_prepare
 from runners.local import local_options
 from runners.portable import PortableSettings, portable_options
 from schemas.errors import UserInputError
-from tests.runners.conftest import CONFIG, output_files
+from tests.run_outputs import differing_files, output_files
+from tests.runners.conftest import CONFIG
 from tests.runners.graph import dangling_inputs, docker_image, leaf_environments, prepare_steps
 
 IMAGE = "registry.example.com/erlangshen-data:0.1.0"
@@ -25,7 +26,7 @@ IMAGE = "registry.example.com/erlangshen-data:0.1.0"
 
 def _pipeline(options, corpus_dir, output) -> beam.Pipeline:
     pipeline = beam.Pipeline(options=options)
-    build_prepare(pipeline, [str(corpus_dir / "*.json")], str(output), CONFIG)
+    build_prepare(pipeline, PrepareRequest([str(corpus_dir / "*.json")], str(output), CONFIG))
     return pipeline
 
 
@@ -66,7 +67,5 @@ def test_incomplete_portable_settings_are_user_errors(settings, message):
 def test_submission_through_the_portable_job_api_writes_the_in_process_bytes(
         small_corpus_dir, in_process_output, tmp_path):
     options = portable_options(PortableSettings(engine="flink", job_endpoint="embed", environment_type="LOOPBACK"))
-    run_prepare([str(small_corpus_dir / "*.json")], str(tmp_path), CONFIG, options=options)
-    produced = output_files(tmp_path)
-    assert sorted(produced) == sorted(in_process_output)
-    assert [name for name in produced if produced[name] != in_process_output[name]] == []
+    run_prepare(PrepareRequest([str(small_corpus_dir / "*.json")], str(tmp_path), CONFIG), options)
+    assert differing_files(output_files(tmp_path), in_process_output) == []

@@ -108,7 +108,7 @@ def write_output(
     shutil.copyfile(VOCAB, directory / VOCAB_NAME)
     infos = []
     for index, rows in enumerate(shards):
-        file = f"{SHARDS_DIR}/{shard.shard_file_name(index, len(shards))}"
+        file = f"{SHARDS_DIR}/{shard.shard_file_name(index, 0)}"
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), directory / file)
         tokens = sum(len(row[shard.INPUT_IDS]) for row in rows)
         infos.append(ShardInfo(file=file, rows=len(rows), tokens=tokens, sha256=_sha256(directory / file)))

@@ -22,7 +22,7 @@ from schemas.validation_report import ValidationReport
 from tests.schemas.shard_fixtures import write_output
 
 Rows = list[list[dict]]
-CORRUPTED_SHARD = "shards/part-00000-of-00002.parquet"
+CORRUPTED_SHARD = "shards/part-00000-0000.parquet"
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def _truncate(output: Path) -> None:
 
 
 def _stray_copy(output: Path) -> None:
-    (output / "shards" / "part-00002-of-00002.parquet").write_bytes(_first_shard(output).read_bytes())
+    (output / "shards" / "part-00002-0000.parquet").write_bytes(_first_shard(output).read_bytes())
 
 
 def _no_shards(output: Path) -> None:
@@ -272,7 +272,7 @@ def test_failure_points_at_the_shard_and_the_row(tmp_path: Path, shard_rows: Row
     report = validate_output(write_output(tmp_path / "out", shard_rows), workers=1)
     (failure,) = report.failures
     assert (failure.batch, failure.check, failure.where) == (
-        "shards/part-00001-of-00002.parquet",
+        "shards/part-00001-0000.parquet",
         "ids_below_vocab_size",
         (17,),
     )

@@ -37,7 +37,7 @@ def test_second_run_adds_results_and_keeps_passing(valid_output: Path) -> None:
 def test_data_docs_page_shows_each_shard(valid_output: Path) -> None:
     report = validate_output(valid_output, workers=1)
     pages = {p.name for p in report.data_docs.parent.glob(f"validations/{ROWS_SUITE}/**/*.html")}
-    assert pages == {"part-00000-of-00002.parquet.html", "part-00001-of-00002.parquet.html"}
+    assert pages == {"part-00000-0000.parquet.html", "part-00001-0000.parquet.html"}
 
 
 def test_parallel_workers_report_what_one_process_reports(
@@ -54,7 +54,7 @@ def test_parallel_workers_report_what_one_process_reports(
 
 def test_sampling_checks_fewer_rows_but_every_file(tmp_path: Path, shard_rows: list[list[dict]]) -> None:
     output = write_output(tmp_path / "out", shard_rows)
-    (output / "shards" / "part-00001-of-00002.parquet").write_bytes(b"PAR1 not really")
+    (output / "shards" / "part-00001-0000.parquet").write_bytes(b"PAR1 not really")
     report = validate_output(output, workers=1, sample_rows=10)
     assert report.rows_checked == 10
     assert report.failed_checks == {"shard_readable", "shard_sha256"}
@@ -64,7 +64,7 @@ def test_sampled_failure_names_the_row_of_the_shard(tmp_path: Path, shard_rows: 
     for row in shard_rows[0]:
         row[shard.INPUT_IDS][1] = 21128
     report = validate_output(write_output(tmp_path / "out", shard_rows), workers=1, sample_rows=5)
-    (failure,) = [f for f in report.failures if f.batch.endswith("part-00000-of-00002.parquet")]
+    (failure,) = [f for f in report.failures if f.batch.endswith("part-00000-0000.parquet")]
     assert len(failure.where) == 5 and max(failure.where) >= 5  # shard row numbers, not 0..4
 
 
@@ -100,7 +100,7 @@ def test_unreadable_manifest_is_a_user_error(valid_output: Path) -> None:
 
 
 def test_prepared_sample_corpus_passes(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    pytest.importorskip("pipeline.transforms", reason="the pipeline is not importable here: no real shards")
+    pytest.importorskip("pipeline.beam.prepare", reason="the pipeline is not importable here: no real shards")
     # A copy: validation writes OUTPUT/gx/, and the session's prepared sample is shared with other tests.
     output = Path(shutil.copytree(request.getfixturevalue("prepared_sample"), tmp_path / "sample"))
     report = validate_output(output, workers=1)

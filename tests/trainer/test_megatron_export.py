@@ -40,10 +40,10 @@ def test_rows_of_one_document_form_one_megatron_document(tmp_path: Path) -> None
     from shard_factory import write_shard_set
 
     directory = write_shard_set(tmp_path / "s", shards=2, rows_per_shard=4)
-    table = pq.read_table(directory / "shards" / "part-00000-of-00002.parquet")
+    table = pq.read_table(directory / "shards" / "part-00000-0000.parquet")
     doc_ids = ["a", "a", "b", "b"]
     pq.write_table(table.set_column(table.schema.get_field_index("doc_id"), "doc_id", pa.array(doc_ids)),
-                   directory / "shards" / "part-00000-of-00002.parquet")
+                   directory / "shards" / "part-00000-0000.parquet")
     _, documents = export_megatron(directory, tmp_path / "m")
     dataset = indexed_dataset.IndexedDataset(str(tmp_path / "m"))
     assert documents == 2 + 4 and dataset.document_indices.tolist()[:3] == [0, 2, 4]

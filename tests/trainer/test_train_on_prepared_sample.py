@@ -8,7 +8,7 @@ import pytest
 from trainer.config import TrainConfig
 from trainer.train import train
 
-pipeline_prepare = pytest.importorskip("pipeline.prepare", reason="the pipeline package is not importable")
+pipeline_prepare = pytest.importorskip("pipeline.beam.prepare", reason="the pipeline package is not importable")
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,8 @@ def sample_shards(tmp_path_factory) -> Path:
 
     output = tmp_path_factory.mktemp("sample_shards")
     corpus = Path(__file__).resolve().parents[2] / "pipeline" / "sample_corpus" / "*.json"
-    config = PrepareConfig(num_shards=3, sop=SopConfig(max_seq_len=128))  # one shard is held out
-    pipeline_prepare.run_prepare([str(corpus)], str(output), config, options=local_options(1))
+    config = PrepareConfig(sop=SopConfig(max_seq_len=128))  # a shard per input file; two are held out
+    pipeline_prepare.run_prepare(pipeline_prepare.PrepareRequest([str(corpus)], str(output), config), local_options(1))
     return output
 
 

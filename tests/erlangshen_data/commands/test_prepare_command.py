@@ -1,4 +1,4 @@
-"""`prepare --validate` and `--overwrite` through the CLI, on the embedded sample corpus."""
+"""`prepare --validate`, `--overwrite` and `--shard-rows` through the CLI, on the embedded sample corpus."""
 from erlangshen_data.cli import main
 
 
@@ -30,3 +30,16 @@ def test_ledger_text_keeps_rejected_documents_for_audits(tmp_path):
     for reason in ("too_short", "low_cjk_ratio", "duplicate_exact", "duplicate_near"):
         assert by_reason[reason] and all(by_reason[reason]), reason
     assert [line["doc_id"] for line in ledger(plain)] == [line["doc_id"] for line in ledger(audited)]
+
+
+def test_shard_rows_reaches_the_config_and_a_bad_value_is_a_usage_error(tmp_path, capsys):
+    from erlangshen_data.cli import build_parser
+    from erlangshen_data.commands.prepare import config_from_args
+    from pipeline.config import PrepareConfig
+
+    parse = build_parser(["prepare"]).parse_args
+    assert config_from_args(parse(["prepare", "--output", "x", "--shard-rows", "64"])).shard_rows == 64
+    assert config_from_args(parse(["prepare", "--output", "x"])).shard_rows == PrepareConfig().shard_rows
+    assert main(["prepare", "--output", str(tmp_path / "out"), "--workers", "1", "--shard-rows", "0"]) == 2
+    assert "shard_rows must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "manifest.json").exists()

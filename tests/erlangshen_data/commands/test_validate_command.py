@@ -28,7 +28,7 @@ def test_valid_output_exits_0_and_prints_the_data_docs_path(output: Path, capsys
 
 
 def test_failing_expectation_exits_1_and_names_it(output: Path, capsys) -> None:
-    shard = output / "shards" / "part-00001-of-00002.parquet"
+    shard = output / "shards" / "part-00001-0000.parquet"
     shard.write_bytes(shard.read_bytes()[:100])
     assert main(["validate", str(output), "--workers", "1", "--quiet"]) == 1
     captured = capsys.readouterr()
