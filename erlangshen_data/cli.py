@@ -21,6 +21,7 @@ COMMANDS = {
     "validate": "erlangshen_data.commands.validate",
     "train": "erlangshen_data.commands.train",
     "export": "erlangshen_data.commands.export",
+    "finetune": "erlangshen_data.commands.finetune",
 }
 
 
