@@ -88,10 +88,10 @@ def read_input(path: str) -> InputBytes:
                 digest.update(chunk)
                 size += len(chunk)
                 while chunk:
+                    if decompressor.eof:  # the next member or frame, also where one ended with a read
+                        decompressor = _decompressor(path)
                     out.append(decompressor.decompress(chunk))
                     chunk = decompressor.unused_data if decompressor.eof else b""
-                    if decompressor.eof and chunk:
-                        decompressor = _decompressor(path)  # the next member or frame
     except (EOFError, OSError, zlib.error, zstandard.ZstdError) as error:
         return InputBytes(b"".join(out), f"{type(error).__name__}: {error}", size, digest.hexdigest())
     broken = None if decompressor.eof else "compressed stream ends before its end marker"

@@ -92,13 +92,7 @@ def test_concatenated_members_and_frames_are_read_whole(tmp_path, suffix):
     assert read.data == DATA and read.broken is None
 
 
-@pytest.mark.parametrize("suffix", [
-    ".gz",
-    pytest.param(".bz2", marks=pytest.mark.xfail(strict=True, reason="files.read_input feeds the next read to "
-                                                 "the finished decompressor: bz2 raises EOFError")),
-    pytest.param(".zst", marks=pytest.mark.xfail(strict=True, reason="files.read_input feeds the next read to "
-                                                 "the finished decompressor: zstd raises ZstdError")),
-])
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".zst"])
 def test_a_member_that_ends_exactly_at_a_read_boundary_is_followed_by_the_next(tmp_path, suffix, monkeypatch):
     first, second = CODECS[suffix](DATA[:5000]), CODECS[suffix](DATA[5000:])
     monkeypatch.setattr(files, "_CHUNK", len(first))  # the first read ends where the first member does
