@@ -33,9 +33,9 @@ NEAR_DUPLICATE = "duplicate_near"
 
 def candidate_buckets(buckets: int) -> int:
     """Buckets for the near-dedup candidates: a document ships its signature once per bucket its
-    candidate band keys fall in, and candidates are a small part of the corpus, so they get a sixteenth
-    of the key buckets."""
-    return -(-buckets // 16)
+    candidate band keys fall in, and candidates are a small part of the corpus, so they get one bucket
+    per 64 key buckets (one per ~4 GB of input)."""
+    return -(-buckets // 64)
 
 
 def by_file(pairs: Iterable[tuple[Node, Node]], reason: str) -> Iterator[tuple[int, DuplicatePart]]:
