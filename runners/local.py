@@ -28,9 +28,9 @@ def available_cores() -> int:
 
 
 SMALL_INPUT_BYTES = 48 * 2**20
-# Share of one in-process worker's rate that each of several worker processes keeps: two ran 0.25 GB
-# 1.58x as fast as one on the 2-core machine (bench/README.md, `python -m bench.scale`); more were not measured.
-MULTI_PROCESS_EFFICIENCY = 0.79
+# Share of one in-process worker's rate that each of several worker processes keeps: two ran 0.5 GB
+# 1.75x as fast as one on the 2-core machine (bench/README.md, `python -m bench.scale`); more were not measured.
+MULTI_PROCESS_EFFICIENCY = 0.87
 
 
 def default_workers(input_bytes: int | None = None) -> int:

@@ -5,6 +5,7 @@ import pytest
 
 from erlangshen_data.cli import main
 from runners.capacity import Assumptions, Prices, estimate, parse_machine_type, parse_size
+from runners.local import MULTI_PROCESS_EFFICIENCY
 from schemas.errors import UserInputError
 
 
@@ -74,6 +75,6 @@ def test_local_plan_starts_the_workers_prepare_would_at_their_measured_efficienc
     small = capsys.readouterr().out
     assert "at 100% efficiency" in small and "1 x 1 core(s)" in small  # one in-process worker, the rate measured
     assert main(["plan", "--input-bytes", "180GB", "--runner", "local", "--workers", "4"]) == 0
-    assert "at 68% efficiency" in capsys.readouterr().out
+    assert f"at {MULTI_PROCESS_EFFICIENCY:.0%} efficiency" in capsys.readouterr().out
     assert main(["plan", "--input-bytes", "180GB", "--runner", "local", "--workers", "4", "--efficiency", "0.9"]) == 0
     assert "at 90% efficiency" in capsys.readouterr().out
