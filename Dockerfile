@@ -38,6 +38,7 @@ COPY runners runners
 COPY erlangshen_data erlangshen_data
 COPY trainer trainer
 COPY bench bench
+COPY finetune finetune
 RUN pip install --no-cache-dir --no-deps .
 
 # jieba builds its prefix-dictionary cache in the temp dir on first use (a second or two per SDK
