@@ -25,6 +25,7 @@ from schemas.manifest import (
     SpecialTokens,
     VocabInfo,
 )
+from tests.conftest import require_shared
 
 VOCAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "vocab" / "bert-base-chinese-vocab.txt"
 SPECIALS = SpecialTokens(pad=0, unk=100, cls=101, sep=102, mask=103)
@@ -105,7 +106,7 @@ def write_output(
 ) -> Path:
     """An output directory as `prepare` lays it out, with a manifest true to the files written."""
     (directory / SHARDS_DIR).mkdir(parents=True)
-    shutil.copyfile(VOCAB, directory / VOCAB_NAME)
+    shutil.copyfile(require_shared(VOCAB), directory / VOCAB_NAME)
     infos = []
     for index, rows in enumerate(shards):
         file = f"{SHARDS_DIR}/{shard.shard_file_name(index, 0)}"
