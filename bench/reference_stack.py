@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from knowledge.matcher import EntityMatcher
 from pipeline.config import SopConfig
-from pipeline.examples import document_rng
+from pipeline.rows import document_rng
 from pipeline.segment import Segmenter
 from pipeline.sentences import split_sentences
 from schemas.shard import SHARD_SCHEMA, SOP_ORIGINAL, SOP_SINGLE, SOP_SWAPPED

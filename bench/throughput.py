@@ -130,7 +130,7 @@ def _tools(args):
 def _warm_up(args, config, vocab, annotator) -> None:
     """Imports and lazily built tables (cleaning's, Arrow's) cost a worker once, like the setup: one
     small batch through every stage moves them out of the measured run."""
-    from pipeline.examples import build_rows
+    from pipeline.rows import build_rows
 
     first = next(_documents(args.files[:1], config, _Clock()), [])[:8]
     _write_rows([build_rows(first, annotator, config.sop, vocab.special_tokens, config.seed).batch], _Clock())
@@ -141,7 +141,7 @@ def _documents(files: list[str], config, clock: _Clock):
     from pipeline.beam import files as beam_files
     from pipeline.clean import clean_documents
     from pipeline.documents import Document
-    from pipeline.examples import CleanDocument
+    from pipeline.documents import CleanDocument
     from pipeline.readers import InputFormat, parse_file
 
     seen: set[bytes] = set()
@@ -193,7 +193,7 @@ def _write_rows(batches, clock: _Clock) -> int:
 
 def child_stages(args) -> dict:
     import pipeline.annotate as annotate_module
-    from pipeline.examples import build_rows
+    from pipeline.rows import build_rows
 
     clock = _Clock()
     with clock.stage("setup"):
@@ -233,7 +233,7 @@ def child_segmenter(args) -> dict:
 
 
 def child_inprocess(args) -> dict:
-    from pipeline.examples import build_rows
+    from pipeline.rows import build_rows
 
     clock = _Clock()
     with clock.stage("setup"):
@@ -250,7 +250,7 @@ def child_inprocess(args) -> dict:
 
 def child_reference(args) -> dict:
     from bench.reference_stack import ReferenceStack
-    from pipeline.examples import build_rows
+    from pipeline.rows import build_rows
 
     clock = _Clock()
     with clock.stage("setup"):

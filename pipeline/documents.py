@@ -13,6 +13,15 @@ class Document:
 
 
 @dataclass(frozen=True)
+class CleanDocument:
+    """A document that passed cleaning and filtering: what the spill keeps and the shard pass reads."""
+
+    doc_id: str
+    source: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Rejection:
     """One ledger line: why a record did not reach the shards, and where it came from."""
 

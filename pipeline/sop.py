@@ -7,7 +7,7 @@ ends of its longer segment. A document of one sentence becomes a single segment,
 
 A document's sentences are contiguous in its token array, so every segment (a run of sentences, maybe
 truncated) is one range of it: planning only decides ranges and never copies tokens; the columnar
-assembly in `pipeline/examples.py` gathers them for a whole batch at once.
+assembly in `pipeline/rows.py` gathers them for a whole batch at once.
 
 `plan_batch` plans a whole batch in array operations, all documents in lockstep, one row each per
 round, drawing from each document's own stream (pipeline/seeding.py) exactly what `plan_rows` draws

@@ -34,9 +34,9 @@ from pipeline.corpus_profile import (
 from pipeline.dedup import (
     band_keys, dropped_positions, key_prefix_parts, minhash_signatures, text_digests,
 )
-from pipeline.documents import Document, Rejection
-from pipeline.examples import CleanDocument, batch_stats, build_rows, split_by_chars
+from pipeline.documents import CleanDocument, Document, Rejection
 from pipeline.readers import InputFormat, parse_file
+from pipeline.rows import batch_stats, build_rows, split_by_chars
 from pipeline.segment import create_segmenter, read_user_dict
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import parse_vocab

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import pipeline.sop
 from pipeline.annotate import AnnotatedBatch
 from pipeline.config import SopConfig
-from pipeline.examples import assemble_rows
+from pipeline.rows import assemble_rows
 from pipeline.sop import plan_batch, plan_rows, split_long_sentences
 from schemas.manifest import SpecialTokens
 

@@ -17,16 +17,10 @@ import pyarrow as pa
 from pipeline.annotate import AnnotatedBatch, BatchAnnotator
 from pipeline.arrays import ragged_range
 from pipeline.config import SopConfig
+from pipeline.documents import CleanDocument
 from pipeline.sop import RowPlan, plan_batch
 from schemas.manifest import SpecialTokens
 from schemas.shard import SHARD_SCHEMA, SOP_SINGLE, SOP_SWAPPED
-
-
-@dataclass(frozen=True)
-class CleanDocument:
-    doc_id: str
-    source: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +66,11 @@ def split_by_chars(docs: list[CleanDocument], limit: int = MAX_BATCH_CHARS) -> l
 def build_rows(
     docs: list[CleanDocument], annotator: BatchAnnotator, config: SopConfig, special: SpecialTokens, seed: int
 ) -> BatchRows:
+    """The training rows of a batch of documents: annotate (sentences, words, tokens, entities), plan each
+    document's SOP rows as token ranges, then gather them into shard columns.
+
+    The plain version of the planning step is `pipeline.sop.plan_rows`, one document at a time; read it
+    first. `tests/pipeline/test_rows.py` pins this batch path to it row for row."""
     annotated = annotator.annotate([doc.text for doc in docs])
     doc_ids = [doc.doc_id for doc in docs]
     plan, row_doc, cuts = plan_batch(annotated.sentence_bounds, annotated.doc_sentences, annotated.word_start,

@@ -8,7 +8,7 @@ from knowledge.lexicon import load_lexicons
 from knowledge.matcher import EntityMatcher
 from pipeline.annotate import BatchAnnotator
 from pipeline.config import SopConfig
-from pipeline.examples import (
+from pipeline.rows import (
     CleanDocument,
     assemble_rows,
     build_rows,
