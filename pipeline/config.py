@@ -101,6 +101,9 @@ class PrepareConfig:
     # rows of ~230 tokens are ~120 MB of Parquet, a few hundred MB of WuDao input, what a trainer's
     # loader holds a handful of at once.
     shard_rows: int = 2**18
+    # Pack several SOP examples into one row of at most max_seq_len tokens (schemas/shard.py, issue 19):
+    # one example per row leaves about half of every micro-batch to padding on WuDao-like text.
+    pack: bool = True
     # Keep each rejected document's text in the ledger, for audits of what the filters drop. Off by
     # default: at WuDao scale the rejected text is tens of GB shuffled to the ledger writers.
     ledger_text: bool = False

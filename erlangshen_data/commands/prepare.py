@@ -62,6 +62,9 @@ def register(subparsers) -> None:
     parser.add_argument("--shard-rows", type=int, default=PrepareConfig.shard_rows, metavar="N",
                         help="rows per shard before an input file's next part starts (default: %(default)s); "
                              "each input file has its own shards")
+    parser.add_argument("--no-pack", action="store_true",
+                        help="one SOP example per row instead of packing examples into rows of at most "
+                             "--max-seq-len tokens")
     add_runner_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -93,6 +96,7 @@ def config_from_args(args: argparse.Namespace) -> PrepareConfig:
         input_format=args.format,
         text_field=args.text_field,
         shard_rows=args.shard_rows,
+        pack=not args.no_pack,
         ledger_text=args.ledger_text,
     )
 

@@ -3,6 +3,7 @@
 Read it top to bottom: `prepare.py` (the driver: checks a `PrepareRequest`, fixes the `OutputPlan` of
 `layout.py`, runs the pipeline), `corpus.py` (`PrepareCorpus`, the whole graph in a few labelled steps),
 `stages.py` (the two passes over each input file), `dedup.py` (corpus-wide duplicate decisions from
-keys), `publish.py` (shards as rows arrive; ledger, summary, report and manifest at the end), and the
+keys), `shard_writer.py` (a file's shards as its rows arrive), `publish.py` (staging to final names;
+summary, report and manifest at the end), and the
 I/O helpers `files.py`, `spill.py` and `progress.py`.
 """

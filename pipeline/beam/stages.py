@@ -25,7 +25,7 @@ from pipeline.annotate import BatchAnnotator
 from pipeline.beam import files, spill
 from pipeline.beam.layout import METRICS_NAMESPACE, SHUFFLED_STAT, OutputPlan
 from pipeline.beam.progress import report_progress
-from pipeline.beam.publish import ShardWriter
+from pipeline.beam.shard_writer import ShardWriter
 from pipeline.clean import clean_documents
 from pipeline.config import PrepareConfig
 from pipeline.corpus_profile import (
