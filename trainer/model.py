@@ -4,10 +4,18 @@ Module names, `state_dict` keys and math are those of Hugging Face `MegatronBert
 Erlangshen's published weights load with `load_state_dict` and our checkpoints export unchanged.
 The difference is speed: attention goes through `F.scaled_dot_product_attention` (flash/efficient
 kernels; transformers' MegatronBert is eager-only) and the MLM head runs on masked positions only.
+
+Packed rows (shard layout 3.0: several SOP examples in one row) are a layout, not a model change:
+`sequence_ids` names each token's example, attention stays inside it (a block-diagonal boolean mask),
+`position_ids` and token types restart at each example and the SOP head reads each example's [CLS]
+(`cls_positions`), so an example gives the same logits packed as alone
+(tests/trainer/test_packed_equivalence.py). Why a dense mask through SDPA and not FlexAttention:
+`block_diagonal_mask`.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,10 +35,13 @@ class Embeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """`position_ids` restart at each example of a packed row; None: 0 .. S-1 (one example a row)."""
+        if position_ids is None:
+            position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
-        return self.dropout(x + self.position_embeddings(positions))
+        return self.dropout(x + self.position_embeddings(position_ids))
 
 
 class SelfAttention(nn.Module):
@@ -121,8 +132,22 @@ class Pooler(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.dense(hidden[:, 0]))
+    def forward(self, cls_hidden: torch.Tensor) -> torch.Tensor:
+        """`cls_hidden`: (N, H), the final states of the [CLS] tokens it pools."""
+        return torch.tanh(self.dense(cls_hidden))
+
+
+def block_diagonal_mask(sequence_ids: torch.Tensor) -> torch.Tensor:
+    """(B, 1, S, S) boolean: query i may attend to key j when both belong to the same example.
+
+    Padding carries its own id (-1 from the collator), so a padded query attends to the padding and no
+    softmax row is empty (an all-False row makes SDPA return NaN, which would poison the backward).
+    A dense boolean mask runs on every SDPA backend that takes a mask (CPU, CUDA's memory-efficient
+    kernel) and keeps attention dropout, which FlexAttention's document masks cannot apply (it has no
+    dropout, and Erlangshen's configs train with 0.1); its cost is S*S bytes per row, 256 KiB at 512.
+    Not yet measured on CUDA against FlexAttention (no device was lent when this was written).
+    """
+    return (sequence_ids[:, None, :, None] == sequence_ids[:, None, None, :])
 
 
 class Bert(nn.Module):
@@ -133,12 +158,31 @@ class Bert(nn.Module):
         self.pooler = Pooler(config)
 
     def forward(
-        self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, attention_mask: torch.Tensor | None
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        sequence_ids: torch.Tensor | None = None,
+        cls_positions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # A boolean (B, 1, 1, S) mask; None when nothing is padded lets SDPA use its fastest path.
-        attn_mask = None if attention_mask is None else attention_mask[:, None, None, :].bool()
-        hidden = self.encoder(self.embeddings(input_ids, token_type_ids), attn_mask)
-        return hidden, self.pooler(hidden)
+        """One example a row: `attention_mask` (B, S) marks real tokens, None when nothing is padded
+        (SDPA's fastest path), and the pooler reads each row's first token.
+
+        Packed rows: `sequence_ids` (B, S) is each token's example within its row (-1 on padding) and
+        replaces `attention_mask`; `cls_positions` (E,) are the flat (B*S) indices of the examples'
+        [CLS], so the pooler returns (E, H), one state per example.
+        """
+        if sequence_ids is not None:
+            attn_mask = block_diagonal_mask(sequence_ids)
+        else:
+            attn_mask = None if attention_mask is None else attention_mask[:, None, None, :].bool()
+        hidden = self.encoder(self.embeddings(input_ids, token_type_ids, position_ids), attn_mask)
+        if cls_positions is None:
+            cls_hidden = hidden[:, 0]
+        else:
+            cls_hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, cls_positions)
+        return hidden, self.pooler(cls_hidden)
 
 
 class PredictionHeadTransform(nn.Module):
@@ -180,7 +224,7 @@ class PretrainingLoss:
 
     loss: torch.Tensor  # summed MLM and SOP cross-entropies over their normalisers: what backward takes
     mlm_loss: torch.Tensor  # mean over this batch's masked tokens
-    sop_loss: torch.Tensor  # mean over this batch's two-segment rows
+    sop_loss: torch.Tensor  # mean over this batch's two-segment examples
     mlm_loss_sum: torch.Tensor  # the sums behind them, for means over several batches
     sop_loss_sum: torch.Tensor
     mlm_correct: torch.Tensor
@@ -229,20 +273,26 @@ class MegatronBertForPreTraining(nn.Module):
         sop_labels: torch.Tensor | None = None,
         mlm_normalizer: torch.Tensor | float | None = None,
         sop_normalizer: torch.Tensor | float | None = None,
+        position_ids: torch.Tensor | None = None,
+        sequence_ids: torch.Tensor | None = None,
+        cls_positions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor] | PretrainingLoss:
-        """Without targets: full (B, S, V) MLM and (B, 2) SOP logits, for parity checks and inference.
+        """Without targets: full (B, S, V) MLM logits and SOP logits, (B, 2) or, packed, (E, 2) one
+        per example; for parity checks and inference.
 
-        With targets: MLM cross-entropy over masked tokens plus SOP cross-entropy over rows with
-        `sop_labels` >= 0. `mlm_positions` index the flattened (B*S) tokens the collator masked: the
-        head runs on those ~15% only (transformers materialises (B, S, 21248) logits) and no
-        `nonzero` on the device forces a host sync. The loss goes through `forward` so that DDP's
-        and FSDP's hooks see it.
+        With targets: MLM cross-entropy over masked tokens plus SOP cross-entropy over examples with
+        `sop_labels` >= 0 (one label per row, or per example of packed rows: `Bert.forward` says how
+        packed rows are described). `mlm_positions` index the flattened (B*S) tokens the collator
+        masked: the head runs on those ~15% only (transformers materialises (B, S, 21248) logits)
+        and no `nonzero` on the device forces a host sync. The loss goes through `forward` so that
+        DDP's and FSDP's hooks see it.
 
         `loss` divides the summed cross-entropies by `mlm_normalizer` and `sop_normalizer`, by default
-        this batch's masked tokens and two-segment rows (a mean). The training loop passes the counts
-        of its whole step, so that a masked token weighs the same whichever micro-batch holds it.
+        this batch's masked tokens and two-segment examples (a mean). The training loop passes the
+        counts of its whole step, so that a masked token weighs the same whichever micro-batch holds it.
         """
-        hidden, pooled = self.bert(input_ids, token_type_ids, attention_mask)
+        hidden, pooled = self.bert(input_ids, token_type_ids, attention_mask, position_ids, sequence_ids,
+                                   cls_positions)
         if mlm_positions is None or mlm_labels is None or sop_labels is None:
             return self.cls.predictions(hidden), self.cls.seq_relationship(pooled)
         masked_hidden = hidden.reshape(-1, hidden.shape[-1]).index_select(0, mlm_positions)
@@ -277,7 +327,7 @@ class MegatronBertForPreTraining(nn.Module):
         return total
 
     def flops_per_token(self, seq_len: int, mlm_fraction: float = 0.15) -> float:
-        """Training FLOPs (forward + backward = 3x forward) per token of this implementation.
+        """Training FLOPs (forward + backward = 3x forward) per token of an example of `seq_len` tokens.
 
         Counts the matmuls: 24h^2 + 4sh per layer and token (projections, FFN at 4h, scores and
         values), and the MLM head (2h^2 + 2hV) on the masked fraction only, since that is
@@ -287,3 +337,9 @@ class MegatronBertForPreTraining(nn.Module):
         layer = 2 * (4 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size) + 4 * seq_len * c.hidden_size
         head = 2 * (c.hidden_size**2 + c.hidden_size * c.vocab_size)
         return 3 * (c.num_layers * layer + mlm_fraction * head)
+
+    def example_flops(self, example_lengths: Sequence[int]) -> float:
+        """The model FLOPs of training on these examples, real tokens only: what MFU counts, so that
+        neither padding nor the attention a packed row masks out (between its examples) counts as work."""
+        lengths = [int(n) for n in example_lengths]
+        return float(sum(n * self.flops_per_token(n) for n in lengths))
