@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from pipeline.clean import clean_documents, probe
+from pipeline.clean import clean_documents, steps_needed
 from pipeline.config import CleanConfig, DedupConfig
 from pipeline.dedup import band_keys, minhash_signatures
 from pipeline.quality import quality_reasons
@@ -48,9 +48,9 @@ def main() -> None:
         results[:] = [r for batch in batches for r in clean_documents(batch, clean)]
 
     cleaning = best_seconds(run_clean, args.repeat)
-    # Where the time goes: the batch probe and the quality statistics; the rest is the per-document
+    # Where the time goes: `steps_needed` and the quality statistics; the rest is the per-document
     # normalisation steps and line rules.
-    probing = best_seconds(lambda: [probe([text for _, text in batch]) for batch in batches], args.repeat)
+    probing = best_seconds(lambda: [steps_needed([text for _, text in batch]) for batch in batches], args.repeat)
     cleaned = [[text for text, _ in results[i: i + args.batch]] for i in range(0, len(results), args.batch)]
     judging = best_seconds(lambda: [quality_reasons(batch, clean) for batch in cleaned], args.repeat)
     texts = [text for text, reason in results if reason is None]
@@ -60,7 +60,7 @@ def main() -> None:
                            args.repeat)
     print(f"documents {len(items)}, {megabytes:.2f} MB; kept {len(texts)}, {kept_mb:.2f} MB; batch {args.batch}")
     print(f"cleaning:          {megabytes / cleaning:6.1f} MB/s/core  ({cleaning * 1e6 / len(items):.1f} us/doc: "
-          f"probe {probing * 1e6 / len(items):.1f}, quality {judging * 1e6 / len(items):.1f}, "
+          f"steps_needed {probing * 1e6 / len(items):.1f}, quality {judging * 1e6 / len(items):.1f}, "
           f"normalisation and line rules {(cleaning - probing - judging) * 1e6 / len(items):.1f})")
     print(f"minhash+bands:     {kept_mb / signing:6.1f} MB/s/core  "
           f"(k={dedup.shingle_chars}, {dedup.num_perm} perms, {dedup.bands} bands)")

@@ -3,10 +3,14 @@
 Each rule is a pure function; `clean_documents` returns, for a batch, the cleaned text or the rejection
 reason of each document, and the Beam edge turns reasons into ledger lines and counters.
 
-Speed: every costly step (NFKC, OpenCC, the invisible-character sweep, each PII pattern) runs only on
-the documents that hold what it would change, found for a whole batch by a few numpy passes (`probe`):
-on WuDao, 5% of documents need NFKC, 11% OpenCC, 5% the phone pattern; a step costs 10-30 us on the
-document that needs it, the probe ~2 us a document (bench/cleaning.py has the figures).
+Simple twin: `normalize_text`, which is `_normalize(text, ..., ALL_STEPS)`: every step on every text.
+Read it first. The fast path is the same function told which costly steps (NFKC, OpenCC, the
+invisible-character sweep, each PII pattern) a text calls for: `steps_needed` finds them for a whole
+batch in a few numpy passes over per-code-point bit tables, and a text skips the rest. Read the bit
+tables only when a step changes. tests/pipeline/test_clean_normalize.py pins the two together
+(`test_steps_needed_skips_steps_without_changing_any_result_on_the_real_sample`, and
+`test_steps_needed_lets_every_pattern_see_what_nfkc_and_invisible_characters_make`); what the skipping
+saves is in bench/README.md ("Cleaning"), `python -m bench.cleaning`.
 """
 from __future__ import annotations
 
@@ -34,8 +38,8 @@ _PROTECTED = "".join(
 ) + "\uff5f\uff60\uff61\uff62\uff63\uff64\uff65\u2026"
 # NFKC leaves these and the CJK unified ideographs alone and never reaches across one (each is a
 # starter that NFKC keeps and that composes with nothing), so only the text between their runs goes
-# through NFKC, piece by piece: the same result as shielding the protected ones, in a tenth of the time
-# on Chinese text, where those pieces are a few characters long.
+# through NFKC, piece by piece: the same result as shielding the protected ones, and far cheaper on
+# Chinese text, where those pieces are a few characters long (bench/README.md, "Cleaning").
 _INERT_RUN = re.compile("([" + re.escape(_PROTECTED) + "\u3400-\u4dbf\u4e00-\u9fff]+)")
 
 # Control, zero-width, bidi, soft hyphen, lone surrogates (undecodable input bytes), BOM, specials and
@@ -56,8 +60,8 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 T2S_PHRASE_TRIGGERS = "么俱哩坏彷沈甦瞭藉衹覆"
 # A text whose only such characters are triggers changes only if it holds one of these: every phrase
 # OpenCC changes that holds no other changing character, less those holding a shorter one (the same
-# test re-derives them). On WuDao, 760 of the 788 texts that call for OpenCC hold only 么, 覆 or 坏,
-# and 4 of them a phrase: a search (1-2 us) instead of a conversion (9 us).
+# test re-derives them). Most WuDao texts that call for OpenCC hold only 么, 覆 or 坏 and no phrase, so a
+# search replaces a conversion (bench/README.md, "Cleaning").
 T2S_PHRASES = (
     "一坏", "凌藉", "函覆", "反覆", "回覆", "土坏", "坏土", "坏子", "坏布", "墨沈沈", "意志消沈", "打坏", "批覆", "折戟沈沙", "折戟沈河",
     "拉坏", "拜覆", "捏坏", "明瞭", "明覆", "昏沈", "暗沈沈", "毛坏", "沈下", "沈冤", "沈厚", "沈吟", "沈寂", "沈思", "沈浮", "沈浸",
@@ -71,8 +75,8 @@ T2S_PHRASES = (
 
 def _phrase_search() -> re.Pattern[str]:
     """One search for all T2S_PHRASES that starts at their triggers, which the regex engine scans for in
-    C and Chinese text seldom holds, then looks at the rest of each phrase around it: a fifth of the time
-    of the plain alternation, whose first characters (一, 明, 深 ...) are everywhere."""
+    C and Chinese text seldom holds, then looks at the rest of each phrase around it, where the plain
+    alternation would try every first character (一, 明, 深 ...), which are everywhere."""
     triggers = [next(i for i, c in enumerate(phrase) if c in T2S_PHRASE_TRIGGERS) for phrase in T2S_PHRASES]
     around = [f"(?<={phrase[: i + 1]})" + (f"(?={phrase[i + 1:]})" if phrase[i + 1:] else "")
               for phrase, i in zip(T2S_PHRASES, triggers)]
@@ -83,7 +87,7 @@ def _phrase_search() -> re.Pattern[str]:
 _T2S_PHRASE = _phrase_search()
 
 
-# Bits of `probe`: which costly step a text calls for. The first four come from a per-code-point table;
+# Bits of `steps_needed`: which costly step a text calls for. The first four come from a per-code-point table;
 # URL, EMAIL and PHONE say that the text holds the characters those patterns cannot do without.
 NFKC, T2S, INVISIBLE, ODD_SPACE, URL, EMAIL, PHONE = 1, 2, 4, 8, 16, 32, 64
 ALL_STEPS = 127
@@ -142,8 +146,8 @@ def _t2s_chars() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _probe_table() -> np.ndarray:
-    """Per code point, the costly steps it calls for; built once per process (~0.3 s)."""
+def _step_table() -> np.ndarray:
+    """Per code point, the costly steps it calls for; built once per process."""
     table = np.zeros(0x110000, dtype=np.uint16)
     nfkc, t2s = _nfkc_changing(), _t2s_chars()
     table[nfkc] |= NFKC
@@ -168,16 +172,17 @@ def _probe_table() -> np.ndarray:
     return table
 
 
-def probe(texts: Sequence[str]) -> np.ndarray:
-    """For each text, the OR of its characters' probe bits: a few numpy passes for the whole batch.
-    Each text's bits depend on that text alone, so batching cannot change what a text goes through."""
+def steps_needed(texts: Sequence[str]) -> np.ndarray:
+    """For each text, the costly steps of `_normalize` it calls for (the OR of its characters' bits, and
+    of its neighbouring pairs'), a uint8 of step bits: a few numpy passes for the whole batch. Each
+    text's bits depend on that text alone, so batching cannot change what a text goes through."""
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     needs = np.zeros(len(texts), dtype=np.uint8)
     filled = lengths > 0
     if not filled.any():
         return needs
     codes = code_points("".join(texts))
-    bits = np.take(_probe_table(), codes)  # take: twice as fast as fancy indexing on a large table
+    bits = np.take(_step_table(), codes)  # take: cheaper than fancy indexing on a large table
     ends = np.cumsum(lengths)[filled] - 1
     starts = ends - lengths[filled] + 1
     pairs = np.zeros(codes.size, dtype=np.uint16)
@@ -203,7 +208,7 @@ def probe(texts: Sequence[str]) -> np.ndarray:
     weight = (codes - ord("0") < 10).view(np.uint8) + (bits & NFKC) * np.uint8(3)
     many = np.add.reduceat(weight, starts, dtype=np.int32) >= 10  # every phone pattern has ten digits
     if many.any():
-        # The runs of those texts alone (a quarter of WuDao's), laid end to end.
+        # The runs of those texts alone, laid end to end.
         inside = np.repeat(many, lengths[filled])
         kept = lengths[filled][many]
         kept_ends = np.cumsum(kept) - 1
@@ -266,8 +271,9 @@ def normalize_text(text: str, to_simplified: bool = True) -> str:
 
 
 def _normalize(text: str, simplified: bool, pii: str, needs: int) -> str:
-    """`needs` (from `probe`) lets a text skip the steps none of its characters calls for; with
-    ALL_STEPS every step runs, and the result is the same either way."""
+    """`needs` (from `steps_needed`) lets a text skip the steps none of its characters calls for; with
+    ALL_STEPS every step runs (`normalize_text`, the plain version), and the result is the same either
+    way."""
     if ("<" in text or "&" in text) and (stripped := strip_html(text)) != text:
         text, needs = stripped, ALL_STEPS  # entities may have brought any character
     if needs & INVISIBLE:
@@ -292,7 +298,7 @@ def _normalize(text: str, simplified: bool, pii: str, needs: int) -> str:
 def clean_documents(items: Sequence[tuple[str, str]], config: CleanConfig) -> list[tuple[str, str | None]]:
     """(title, text) pairs in; for each, (cleaned text, None) to keep or ("", reason) to reject.
 
-    Batched because the probes and the document-level statistics run as a few numpy passes over the
+    Batched because `steps_needed` and the document-level statistics run as a few numpy passes over the
     whole batch.
     """
     too_long = [len(text) > config.max_chars * 4 for _, text in items]  # refused before any work
@@ -301,13 +307,13 @@ def clean_documents(items: Sequence[tuple[str, str]], config: CleanConfig) -> li
               for (title, _), skip in zip(items, too_long)]
     bodies: list[str] = []
     early: list[str | None] = []
-    for text, title, need, title_need, skip in zip(texts, titles, probe(texts).tolist(), probe(titles).tolist(),
-                                                   too_long):
+    needs, title_needs = steps_needed(texts).tolist(), steps_needed(titles).tolist()
+    for text, title, need, title_need, skip in zip(texts, titles, needs, title_needs, too_long):
         if skip:
             bodies.append("")
             early.append("too_long")
             continue
-        # Markup is all _normalize could change in a text that `probe` finds nothing in (most of WuDao's).
+        # Markup is all _normalize could change in a text that calls for no step (most of WuDao's).
         if need or "<" in text or "&" in text:
             body = _normalize(text, config.to_simplified, config.pii, need)
         else:

@@ -1,12 +1,17 @@
 """Per-document random streams, those of `np.random.default_rng([seed, key])`, for a whole batch at once.
 
-`default_rng` costs ~25 us per call (SeedSequence hashing and PCG64 seeding, with Python-int
-handling), more than everything else the pipeline does for a short document. Both steps are fixed
-integer arithmetic, so this module runs NumPy's SeedSequence mixing as uint32 array operations over
-the batch, and PCG64 itself (a 128-bit LCG with an XSL-RR output) as uint64 array operations: a
-document's k-th output is a jump of k steps from its seed, so the draws of many documents come from one
-array expression. The streams are bit-identical to `default_rng([seed, key])` (tests/pipeline/
-test_seeding.py pins it), which keeps every shard byte-identical to what per-document seeding produced.
+Simple twin: `np.random.default_rng([seed, key])`, one generator per document (`pipeline.rows.
+document_rng`, and `sop.plan_rows` draws from it). Read that first: this module only draws the same
+numbers for many documents at once, and is worth reading only when NumPy changes its seeding.
+tests/pipeline/test_seeding.py pins the two bit for bit (`test_batch_streams_draw_what_default_rng_draws`,
+`test_a_resumed_generator_draws_what_the_document_stream_draws_next`), which keeps every shard
+byte-identical to what per-document seeding produces.
+
+Why: seeding one generator per document costs more than everything else the pipeline does for a short
+document (bench/README.md, "Seeding"). Both of its steps are fixed integer arithmetic, so NumPy's
+SeedSequence mixing runs here as uint32 array operations over the batch, and PCG64 itself (a 128-bit
+LCG with an XSL-RR output) as uint64 array operations: a document's k-th output is a jump of k steps
+from its seed, so the draws of many documents come from one array expression.
 """
 from __future__ import annotations
 
@@ -161,7 +166,7 @@ class DocumentStreams:
         self._has_half = np.zeros(len(keys), dtype=bool)
         self._half = np.zeros(len(keys), dtype=np.uint64)
         self._prefetch = prefetch
-        self._generator: np.random.Generator | None = None  # made on first use: seeding one costs ~10 us
+        self._generator: np.random.Generator | None = None  # made once, on first use: seeding one is not free
         self._prefetched = self._outputs(np.arange(len(keys))[:, None], np.arange(prefetch)[None, :]).ravel()
         self._prefetched_doubles = _doubles(self._prefetched)
 

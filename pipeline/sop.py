@@ -9,14 +9,20 @@ A document's sentences are contiguous in its token array, so every segment (a ru
 truncated) is one range of it: planning only decides ranges and never copies tokens; the columnar
 assembly in `pipeline/rows.py` gathers them for a whole batch at once.
 
-`plan_batch` plans a whole batch in array operations, all documents in lockstep, one row each per
-round, drawing from each document's own stream (pipeline/seeding.py) exactly what `plan_rows` draws
-from its generator: the rows are the same, whatever the batch. A document goes on in Python, from where
-its stream stands, when its next pair is truncated (NumPy's binomial draws) or when too few documents
-are left for a round to pay; one with a sentence to cut for length is planned by `plan_rows` itself.
+Simple twin: `plan_rows`, one document in plain Python with its own `np.random.default_rng([seed,
+key])`. Read it first; it is the meaning. `plan_batch` is the fast path the pipeline calls: all
+documents of a batch in lockstep, one row each per round of array operations, drawing from each
+document's own stream (pipeline/seeding.py) exactly what `plan_rows` draws from its generator, so the
+rows are the same whatever the batch. Read it only when the planning itself changes. A document goes
+on in Python, from where its stream stands, when its next pair is truncated (NumPy's binomial draws) or
+when too few documents are left for a round to pay; one with a sentence to cut for length is planned
+by `plan_rows` itself. tests/pipeline/test_sop.py pins the two together
+(`test_batch_planning_equals_planning_each_document_with_its_own_generator`,
+`test_batch_planning_covers_truncated_pairs_and_long_sentences_on_real_lengths`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import sub
 from typing import NamedTuple
 
@@ -107,25 +113,72 @@ def plan_batch(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows of every document of a batch, as `plan_rows` plans each with `default_rng([seed, key])`:
     an (n, 5) array of `RowPlan` fields, each row's document, and the cuts made inside long sentences
-    (ascending). Document d's sentences start at `bounds[doc_sentences[d] : doc_sentences[d + 1]]`."""
-    max_pair_tokens = config.max_seq_len - 3
+    (ascending). Document d's sentences start at `bounds[doc_sentences[d] : doc_sentences[d + 1]]`.
+
+    Every document takes one of three roads: a single segment (no draw), pairs planned in lockstep and
+    finished in Python, or `plan_rows` whole when a sentence is over budget. Rows are gathered per
+    document at the end, in the order each road planned them."""
     first, last = doc_sentences[:-1], doc_sentences[1:]
     sentences = last - first
+    has_long = _holds_long_sentence(bounds, sentences, config.max_seq_len - 3)
+    single = (sentences == 1) & (bounds[last] - bounds[first] <= config.max_seq_len - 2)
+    pairs = np.flatnonzero((sentences >= 2) & ~has_long)  # each with its stream ("lane")
+    slow = ((sentences == 1) & ~single) | ((sentences >= 2) & has_long)  # a sentence over budget: seldom
+
+    singles = np.flatnonzero(single)
+    plans, row_docs = [_single_rows(bounds, first[singles], last[singles])], [singles]
+    streams = DocumentStreams(seed, keys[pairs])
+    lockstep, lockstep_docs, unfinished = _lockstep_rounds(bounds, first[pairs], last[pairs], streams, config)
+    plans += lockstep
+    row_docs += [pairs[lanes] for lanes in lockstep_docs]
+
+    bound_list, first_list, last_list = bounds.tolist(), first.tolist(), last.tolist()
+
+    def doc_bounds(doc: int) -> list[int]:
+        return bound_list[first_list[doc] : last_list[doc] + 1]
+
+    python_rows, python_docs = _finish_in_python(unfinished, pairs, streams, doc_bounds, first_list, config)
+    cuts: list[int] = []
+    for doc in np.flatnonzero(slow).tolist():
+        doc_plans, doc_cuts = plan_rows(doc_bounds(doc), word_start, config,
+                                        np.random.default_rng([seed, int(keys[doc])]))
+        python_rows += doc_plans
+        python_docs += [doc] * len(doc_plans)
+        cuts += doc_cuts
+    plans.append(np.asarray(python_rows, dtype=np.int64).reshape(-1, 5))
+    row_docs.append(np.asarray(python_docs, dtype=np.int64))
+    plan, row_doc = np.concatenate(plans), np.concatenate(row_docs)
+    order = np.argsort(row_doc, kind="stable")
+    return plan[order], row_doc[order], np.asarray(cuts, dtype=np.int64)
+
+
+def _holds_long_sentence(bounds: np.ndarray, sentences: np.ndarray, max_pair_tokens: int) -> np.ndarray:
+    """Per document (with `sentences` sentences each, laid end to end): does one run over the budget?"""
     long_sentence = np.diff(bounds) > max_pair_tokens
     has_long = np.zeros(len(sentences), dtype=bool)
     has_long[np.repeat(np.arange(len(sentences)), sentences)[long_sentence]] = True
-    single = (sentences == 1) & (bounds[last] - bounds[first] <= config.max_seq_len - 2)
-    singles = np.flatnonzero(single)
-    start, end = bounds[first[singles]], bounds[last[singles]]
-    plans = [np.stack([start, end, end, end, np.full_like(start, SOP_SINGLE)], axis=1)]
-    row_docs = [singles]
+    return has_long
 
-    # Documents of two sentences or more, none too long, each with its stream ("lane").
-    pairs = np.flatnonzero((sentences >= 2) & ~has_long)
-    streams = DocumentStreams(seed, keys[pairs])
-    lanes = np.arange(len(pairs))
-    chunk, doc_last = first[pairs], last[pairs]
-    left = []  # (lanes, chunk, target) that go on in Python: the last few, and pairs to truncate
+
+def _single_rows(bounds: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The one row of each one-sentence document that fits: the whole sentence, no draw."""
+    start, end = bounds[first], bounds[last]
+    return np.stack([start, end, end, end, np.full_like(start, SOP_SINGLE)], axis=1)
+
+
+# (lanes, chunk start, target or None) of documents that go on in Python; None: draw the next target.
+_Unfinished = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
+def _lockstep_rounds(
+    bounds: np.ndarray, chunk: np.ndarray, doc_last: np.ndarray, streams: DocumentStreams, config: SopConfig,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[_Unfinished]]:
+    """Pair rows for many documents at once, one row per document a round, as `_plan_pairs` draws them:
+    each round's (n, 5) plans and lanes, and what is left to finish in Python (documents whose next pair
+    is truncated, with their drawn target, and the last few, before they draw one)."""
+    max_pair_tokens = config.max_seq_len - 3
+    lanes = np.arange(len(chunk))
+    plans, plan_lanes, left = [], [], []
     while len(lanes) >= LOCKSTEP_MIN_DOCUMENTS:
         target = np.full(len(lanes), max_pair_tokens)
         short = streams.random(lanes) < config.short_seq_prob
@@ -144,35 +197,29 @@ def plan_batch(
         plans.append(np.stack([np.where(swapped, middle, a), np.where(swapped, b, middle),
                                np.where(swapped, a, middle), np.where(swapped, middle, b),
                                np.where(swapped, SOP_SWAPPED, SOP_ORIGINAL)], axis=1))
-        row_docs.append(pairs[lanes])
+        plan_lanes.append(lanes)
         going = after < doc_last
         lanes, chunk, doc_last = lanes[going], after[going], doc_last[going]
+    left.append((lanes, chunk, None))
+    return plans, plan_lanes, left
 
-    bound_list, first_list, last_list = bounds.tolist(), first.tolist(), last.tolist()
-    python_rows: list[RowPlan] = []
-    python_docs: list[int] = []
-    for lane_group, chunks, targets in [*left, (lanes, chunk, None)]:
-        for index, (lane, chunk_at) in enumerate(zip(lane_group.tolist(), chunks.tolist())):
+
+def _finish_in_python(
+    unfinished: list[_Unfinished], pairs: np.ndarray, streams: DocumentStreams, doc_bounds: Callable[[int], list[int]],
+    first_list: list[int], config: SopConfig,
+) -> tuple[list[RowPlan], list[int]]:
+    """The rest of each unfinished document's rows by `_plan_pairs`, from where its stream stands."""
+    rows: list[RowPlan] = []
+    docs: list[int] = []
+    for lanes, chunks, targets in unfinished:
+        for index, (lane, chunk_at) in enumerate(zip(lanes.tolist(), chunks.tolist())):
             doc = int(pairs[lane])
             rng = streams.resumed(lane)
-            doc_target = _target_length(rng, config, max_pair_tokens) if targets is None else int(targets[index])
-            doc_bounds = bound_list[first_list[doc] : last_list[doc] + 1]
-            doc_plans = _plan_pairs(doc_bounds, chunk_at - first_list[doc], doc_target, config, rng)
-            python_rows += doc_plans
-            python_docs += [doc] * len(doc_plans)
-    cuts: list[int] = []
-    slow = ((sentences == 1) & ~single) | ((sentences >= 2) & has_long)  # a sentence over budget: seldom
-    for doc in np.flatnonzero(slow).tolist():
-        doc_plans, doc_cuts = plan_rows(bound_list[first_list[doc] : last_list[doc] + 1], word_start, config,
-                                        np.random.default_rng([seed, int(keys[doc])]))
-        python_rows += doc_plans
-        python_docs += [doc] * len(doc_plans)
-        cuts += doc_cuts
-    plans.append(np.asarray(python_rows, dtype=np.int64).reshape(-1, 5))
-    row_docs.append(np.asarray(python_docs, dtype=np.int64))
-    plan, row_doc = np.concatenate(plans), np.concatenate(row_docs)
-    order = np.argsort(row_doc, kind="stable")
-    return plan[order], row_doc[order], np.asarray(cuts, dtype=np.int64)
+            target = _target_length(rng, config, config.max_seq_len - 3) if targets is None else int(targets[index])
+            doc_plans = _plan_pairs(doc_bounds(doc), chunk_at - first_list[doc], target, config, rng)
+            rows += doc_plans
+            docs += [doc] * len(doc_plans)
+    return rows, docs
 
 
 def _pair_row(pieces: list[int], first: int, after: int, config: SopConfig, rng, max_pair_tokens: int) -> RowPlan:

@@ -21,7 +21,7 @@ from pipeline.clean import (
     clean_documents,
     clean_text,
     normalize_text,
-    probe,
+    steps_needed,
 )
 from pipeline.clean_rules import (
     _URL_HINT,
@@ -57,8 +57,8 @@ def test_invisible_characters_html_and_spacing_are_cleaned():
     assert normalize_text(raw) == "深度学习\n& 模型 训练\n\n结束"
 
 
-def test_probe_skips_steps_without_changing_any_result_on_the_real_sample(wudao_texts):
-    needs = probe(wudao_texts)
+def test_steps_needed_skips_steps_without_changing_any_result_on_the_real_sample(wudao_texts):
+    needs = steps_needed(wudao_texts)
     for text, need in zip(wudao_texts, needs):
         for pii in ("replace", "keep"):
             assert _normalize(text, True, pii, int(need)) == _normalize(text, True, pii, ALL_STEPS)
@@ -67,7 +67,7 @@ def test_probe_skips_steps_without_changing_any_result_on_the_real_sample(wudao_
 def test_a_texts_cleaning_does_not_depend_on_its_neighbours_in_the_batch(wudao_texts):
     """A worker's batches are whatever its bundles hold, so a text must come out the same in any of
     them: a dot that ends one text may not ask for the URL pass of the text before the next one's
-    first letter, and a last text followed by empty ones keeps its last character in the probe."""
+    first letter, and a last text followed by empty ones keeps its last character in `steps_needed`."""
     article = "该应用由厦门小鱼网开发，提供本地生活资讯、同城活动和优惠信息，欢迎大家下载使用。"
     items = [("", f"{article}内网地址http://10.0.0.1."), ("", f"Android版{article}"),
              ("", f"{article}客服热线400-100-1953"), ("", ""), ("", "")]
@@ -75,7 +75,7 @@ def test_a_texts_cleaning_does_not_depend_on_its_neighbours_in_the_batch(wudao_t
     assert clean_documents(items, CleanConfig()) == alone
     assert alone[2][0].endswith("客服热线<phone>")
     texts = wudao_texts[:200] + [text for _, text in items]
-    assert probe(texts).tolist() == [probe([text])[0] for text in texts]
+    assert steps_needed(texts).tolist() == [steps_needed([text])[0] for text in texts]
 
 
 def test_phrase_triggers_cover_every_phrase_opencc_changes():
@@ -125,7 +125,7 @@ def test_a_text_whose_only_changing_characters_are_triggers_changes_only_through
 
 def test_opencc_runs_on_trigger_only_texts_exactly_when_a_phrase_is_there():
     for text in ("他说什么也不肯", "反覆思量", "沈\u200b默", "沈<b>默</b>", "深http://x.cn沈", "覆盖面"):
-        need = int(probe([text])[0])
+        need = int(steps_needed([text])[0])
         for pii in ("keep", "replace", "drop"):
             assert _normalize(text, True, pii, need) == _normalize(text, True, pii, ALL_STEPS), (text, pii)
 
@@ -145,7 +145,7 @@ def test_numbers_in_academic_text_are_not_taken_for_phones(wudao_texts):
 
 
 _ARTICLE = "该应用由厦门小鱼网开发，提供本地生活资讯、同城活动和优惠信息，欢迎大家下载使用。"
-# Each (raw text, what replace makes of it): addresses that the probe used to wave through although the
+# Each (raw text, what replace makes of it): addresses that `steps_needed` used to wave through although the
 # patterns match them (numeric hosts, full-width digits), and full-width ones the patterns missed.
 _HIDDEN_PII = [
     ("内网地址https://192.168.1.1:8080，", "内网地址<url>，"),
@@ -174,15 +174,15 @@ def test_numeric_hosts_and_full_width_addresses_and_phones_are_replaced_or_dropp
     assert clean_text("", _ARTICLE + raw, CleanConfig(pii="keep"))[0] == normalize_text(_ARTICLE + raw)
 
 
-def test_probe_lets_every_pattern_see_what_nfkc_and_invisible_characters_make():
-    """The probe reads raw text; the patterns see it after NFKC and the invisible sweep, which can turn
+def test_steps_needed_lets_every_pattern_see_what_nfkc_and_invisible_characters_make():
+    """`steps_needed` reads raw text; the patterns see it after NFKC and the invisible sweep, which can turn
     a full-width letter into ".com"'s "c", or join "/" and "/" around a zero-width space."""
     texts = [raw for raw, _ in _HIDDEN_PII] + [
         "见baidu.ｃｏｍ", "见http:/\u200b/x.cn", "见ｗｗｗ.163", "邮箱a\u200b@b.cn", "拨1381234\u200b5678",
         "见p/a@b.cn/x", "见a@b.cn.com", "拨１﹣３８１２３４５６７８", "见ｗｗｗ﹒163", "见http：//a.cn／ｘ",
         "拨1381234ｘ．ｃｎ5678", "拨1381234／／ｘ5678",
     ]
-    for text, need in zip(texts, probe(texts).tolist()):
+    for text, need in zip(texts, steps_needed(texts).tolist()):
         for pii in ("replace", "drop"):
             assert _normalize(text, True, pii, need) == _normalize(text, True, pii, ALL_STEPS), (text, pii)
 
@@ -196,7 +196,7 @@ def test_probe_lets_every_pattern_see_what_nfkc_and_invisible_characters_make():
     "第3．5节，Ｍｒ．Ｓｍｉｔｈ说，ａ／ｂ的值，ｅｔｃ．",
 ])
 def test_numbers_dates_prices_versions_and_mentions_stay(text):
-    for need in (ALL_STEPS, int(probe([text])[0])):
+    for need in (ALL_STEPS, int(steps_needed([text])[0])):
         assert _normalize(text, True, "replace", need) == normalize_text(text)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.clean import clean_documents
 from pipeline.config import CleanConfig
-from pipeline.quality import _Batch, quality_reasons
+from pipeline.quality import _JoinedTexts, quality_reasons
 
 ARTICLE = ("本文研究了贵州东南部的天柱、锦屏和黎平地区的地质构造特征、该区金矿床特征及其与地质构造的关系。"
            "认为区内北部和南部相距数十公里的两条近东西向的基底剪切断裂带构成了本区地堑式的构造格局。")
@@ -67,17 +67,17 @@ def test_the_bucket_bound_never_undercounts_the_top_ngram(wudao_items, size):
     # quality_reasons sorts the n-grams only of the texts whose bound exceeds the rule's limit.
     texts = [text for _, text in wudao_items[:1024]] + ["好好学习，" * 20, "", "好"]
     for start in range(0, len(texts), size):
-        batch = _Batch(texts[start: start + size])
+        batch = _JoinedTexts(texts[start: start + size])
         for n in (1, 3, 10):
             bound, top = batch.top_ngram_bound(n), batch.top_ngram(n)
             assert (bound >= top).all()
-    assert (_Batch(texts[:512]).top_ngram_bound(3) < _Batch(texts[:512]).lengths / 10).mean() > 0.95
+    assert (_JoinedTexts(texts[:512]).top_ngram_bound(3) < _JoinedTexts(texts[:512]).lengths / 10).mean() > 0.95
 
 
 def test_a_strict_top_ngram_limit_decides_as_the_exact_counts_do(wudao_items):
     texts = [text for _, text in wudao_items[:512]]
     config = CleanConfig(max_top_ngram_share=0.1)
-    batch = _Batch(texts)
+    batch = _JoinedTexts(texts)
     exact = batch.top_ngram(3) * 3 / [max(len(t), 1) for t in texts] > 0.1
     reasons = quality_reasons(texts, config)
     assert exact.sum() > 20
