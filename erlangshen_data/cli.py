@@ -1,10 +1,20 @@
-"""`erlangshen-data` entry point: one sub-command per module in `erlangshen_data.commands`."""
+"""`erlangshen-data` entry point: one sub-command per module in `erlangshen_data.commands`.
+
+Only the module of the command named is imported: Beam, Great Expectations and torch take seconds to
+import, so the top-level `--help` and `--version` list the commands from the table below instead.
+Every error the user can fix is one line on stderr and exit status 2; anything else is a bug and keeps
+its traceback.
+"""
 from __future__ import annotations
 
 import argparse
+import errno
+import importlib
 import logging
+import re
 import sys
 from collections.abc import Iterable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from schemas.errors import UserInputError
 
@@ -12,47 +22,113 @@ from schemas.errors import UserInputError
 # line on every command, --help included; nothing here uses BigQuery, so that one record goes.
 logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
 
+PROG = "erlangshen-data"
+INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT (128 + 2)
+
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 COMMANDS = {
-    "prepare": "erlangshen_data.commands.prepare",
-    "lexicon": "erlangshen_data.commands.lexicon",
-    "plan": "erlangshen_data.commands.plan",
-    "segment": "erlangshen_data.commands.segment",
-    "validate": "erlangshen_data.commands.validate",
-    "train": "erlangshen_data.commands.train",
-    "export": "erlangshen_data.commands.export",
-    "finetune": "erlangshen_data.commands.finetune",
+    "prepare": ("erlangshen_data.commands.prepare", "build training shards from a raw corpus"),
+    "lexicon": ("erlangshen_data.commands.lexicon", "inspect entity lexicons"),
+    "plan": ("erlangshen_data.commands.plan", "estimate core-hours, wall time and cost of preparing a corpus"),
+    "segment": ("erlangshen_data.commands.segment", "word segmentation tools"),
+    "validate": ("erlangshen_data.commands.validate",
+                 "validate a `prepare` output (shards, manifest, ledger) with Great Expectations"),
+    "train": ("erlangshen_data.commands.train", "pretrain MegatronBERT (MLM + SOP) on prepared shards"),
+    "export": ("erlangshen_data.commands.export", "shards to Megatron .bin/.idx, checkpoints to Hugging Face"),
+    "finetune": ("erlangshen_data.commands.finetune", "fine-tune and evaluate on a CLUE / FewCLUE classification task"),
 }
 
 
-def build_parser(commands: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
-    import importlib
+class DefaultsShown(argparse.RawDescriptionHelpFormatter):
+    """Appends "(default: X)" to an option's help wherever it has a default worth showing (not None,
+    False or empty) and the text does not state its default already. Descriptions keep their line breaks."""
 
-    parser = argparse.ArgumentParser(
-        prog="erlangshen-data",
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == []
+        if "default" in text or not action.option_strings or unset or action.default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """A usage error is one line (argparse's own prints the whole usage first); sub-parsers inherit
+    this class, so it holds for every command."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsShown)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def package_version() -> str:
+    try:
+        return version("erlangshen-data")
+    except PackageNotFoundError:  # run from a checkout that was never `pip install`ed
+        return "unknown (not installed)"
+
+
+def build_parser(commands: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The full parser of each command in `commands`; the others get a name and a summary only."""
+    parser = CommandLineParser(
+        prog=PROG,
         description="Chinese BERT pretraining data (WWM + KDM + SOP) on Apache Beam, and its trainer.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in commands:
-        importlib.import_module(COMMANDS[name]).register(subparsers)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    wanted = set(commands)
+    for name, (module, summary) in COMMANDS.items():
+        if name in wanted:
+            importlib.import_module(module).register(subparsers)
+            subparsers.choices[name].description = subparsers.choices[name].description or summary
+        else:
+            subparsers.add_parser(name, help=summary, description=summary)
     return parser
 
 
 def named_commands(argv: Sequence[str]) -> list[str]:
     """The command `argv` names, alone: `train` on a GPU node (8 ranks under torchrun) then never
     imports Beam and the pipeline, which cost seconds a process and need not be installed there
-    (DESIGN.md: the trainer depends on schemas/ only). All of them for help or a wrong name."""
+    (DESIGN.md: the trainer depends on schemas/ only). None for the top-level help or a wrong name."""
     first = next((arg for arg in argv if not arg.startswith("-")), None)
-    return [first] if first in COMMANDS else list(COMMANDS)
+    return [first] if first in COMMANDS else []
+
+
+def disk_full_path(error: BaseException) -> str | None:
+    """Where the disk filled up when `error` comes from ENOSPC ("" when the path is unknown), else None.
+    Beam re-raises a worker's OSError as a RuntimeError that keeps only its text, hence the text match."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return str(seen.filename or "")
+        seen = seen.__cause__ or seen.__context__
+    match = re.search(r"\[Errno %d\] [^:\]]*(?:: '([^']*)')?" % errno.ENOSPC, str(error))
+    return None if match is None else match.group(1) or ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(named_commands(argv)).parse_args(argv)
+    try:
+        args = build_parser(named_commands(argv)).parse_args(argv)
+    except SystemExit as done:  # --help, --version, a usage error: argparse has printed what it had to
+        return int(done.code or 0)
+    prefix = f"{PROG} {args.command}:"
     try:
         return int(args.func(args) or 0)
     except UserInputError as error:
-        print(f"erlangshen-data {args.command}: error: {error}", file=sys.stderr)
+        print(f"{prefix} error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prefix} interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as error:
+        where = disk_full_path(error)
+        if where is None:
+            raise
+        print(f"{prefix} error: the disk is full (no space left on device){' writing ' + where if where else ''}",
+              file=sys.stderr)
         return 2
 
 

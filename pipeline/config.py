@@ -1,7 +1,8 @@
 """Every knob of `prepare`, in one typed place; the manifest records all of it for reproducibility."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from schemas.errors import UserInputError
@@ -110,12 +111,17 @@ class PrepareConfig:
     batch_size: int = 512  # documents per stage call: amortises Beam's per-element cost and numpy's per-call cost
 
     def validate(self) -> None:
+        """Every setting checked before a worker starts: a NaN threshold compares false with everything
+        (a filter silently off), a negative seed crashes the SOP stage minutes into a run."""
+        _check_numbers(self)
         if self.sop.max_seq_len < 8:
             raise UserInputError(f"max_seq_len must be at least 8 (got {self.sop.max_seq_len})")
         if self.sop.max_seq_len > 65535:
             raise UserInputError("max_seq_len must fit uint16 (<= 65535)")
         if not 0.0 <= self.sop.short_seq_prob <= 1.0 or not 0.0 <= self.sop.swap_prob <= 1.0:
             raise UserInputError("short_seq_prob and swap_prob must lie in [0, 1]")
+        if self.seed < 0:
+            raise UserInputError(f"seed must be a non-negative integer (got {self.seed})")
         if self.clean.min_chars < 1 or self.clean.max_chars < self.clean.min_chars:
             raise UserInputError("need 1 <= min_chars <= max_chars")
         if self.clean.pii not in ("replace", "drop", "keep"):
@@ -132,3 +138,15 @@ class PrepareConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _check_numbers(config: Any, prefix: str = "") -> None:
+    """Floats finite, and every share (a `*_ratio`, `*_share` or `*_prob` setting) in [0, 1]."""
+    for item in fields(config):
+        value, name = getattr(config, item.name), f"{prefix}{item.name}"
+        if is_dataclass(value):
+            _check_numbers(value, f"{name}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise UserInputError(f"{name} must be a finite number (got {value})")
+        elif isinstance(value, float) and item.name.endswith(("_ratio", "_share", "_prob")) and not 0.0 <= value <= 1.0:
+            raise UserInputError(f"{name} must lie in [0, 1] (got {value})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from erlangshen_data.commands.arg_types import COUNT, NON_NEGATIVE_NUMBER, POSITIVE, SEED, SHARE, integer
 from finetune.config import Hyperparameters
 from finetune.tasks import PAIR, SINGLE, TASKS, WSC
 
@@ -23,9 +24,8 @@ is an error, since a submission is scored line by line.
 
 def register(subparsers) -> None:
     hp = Hyperparameters()
-    parser = subparsers.add_parser("finetune", help="fine-tune and evaluate on a CLUE / FewCLUE classification task",
-                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, choices=list(TASKS))
+    parser = subparsers.add_parser("finetune", description=DESCRIPTION)
+    parser.add_argument("--task", required=True, choices=list(TASKS), help="the CLUE / FewCLUE task")
     parser.add_argument("--model", required=True, metavar="PATH",
                         help="a `train` run directory (its checkpoint), a local Hugging Face MegatronBert directory "
                              "(config.json + weights, e.g. Erlangshen's), or scratch:tiny|base|1.3b (random weights)")
@@ -37,25 +37,27 @@ def register(subparsers) -> None:
     parser.add_argument("--test", metavar="FILE", help="the file to predict for a submission (overrides --data's)")
     parser.add_argument("--out", required=True, metavar="DIR", help="metrics.jsonl and seed-S/<task>_predict.json")
     parser.add_argument("--vocab", metavar="FILE", help="vocab.txt (default: the one in the --model directory)")
-    parser.add_argument("--lr", type=float, default=hp.lr)
-    parser.add_argument("--epochs", type=int, default=hp.epochs)
-    parser.add_argument("--batch-size", type=int, default=hp.batch_size)
-    parser.add_argument("--eval-batch-size", type=int, default=hp.eval_batch_size)
-    parser.add_argument("--warmup-ratio", type=float, default=hp.warmup_ratio,
+    parser.add_argument("--lr", type=POSITIVE, default=hp.lr, help="peak learning rate")
+    parser.add_argument("--epochs", type=COUNT, default=hp.epochs, help="passes over the training file")
+    parser.add_argument("--batch-size", type=COUNT, default=hp.batch_size, help="training examples per step")
+    parser.add_argument("--eval-batch-size", type=COUNT, default=hp.eval_batch_size,
+                        help="examples per forward pass on dev and test")
+    parser.add_argument("--warmup-ratio", type=SHARE, default=hp.warmup_ratio,
                         help="share of the steps over which the learning rate warms up (then decays linearly to 0)")
-    parser.add_argument("--weight-decay", type=float, default=hp.weight_decay)
-    parser.add_argument("--max-len", type=int, metavar="TOKENS",
+    parser.add_argument("--weight-decay", type=NON_NEGATIVE_NUMBER, default=hp.weight_decay, help="AdamW weight decay")
+    parser.add_argument("--max-len", type=integer(8, 65535), metavar="TOKENS",
                         help="truncate inputs to this many tokens (default per task: 128, or 256 for iflytek, "
                              "eprstmt, csl and wsc)")
-    parser.add_argument("--seed", type=int, default=42, help="the first seed")
-    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+    parser.add_argument("--seed", type=SEED, default=42, help="the first seed")
+    parser.add_argument("--seeds", type=COUNT, default=1, metavar="N",
                         help="fine-tune N times (seeds SEED..SEED+N-1) and report accuracy mean ± sd")
     parser.add_argument("--strict", action="store_true", help="a bad train or dev line is an error, not a skip")
     parser.add_argument("--submission-name", metavar="FILE",
                         help="name of the prediction file (default <task>_predict.json; CLUE 1.1 wants "
                              "tnews11_predict.json and cluewsc11_predict.json)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    parser.add_argument("--log-every", type=int, default=hp.log_every, metavar="STEPS")
+    parser.add_argument("--log-every", type=COUNT, default=hp.log_every, metavar="STEPS",
+                        help="optimiser steps between training records")
     parser.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     parser.add_argument("--no-progress", action="store_true", help="no per-epoch lines on stderr")
     parser.set_defaults(func=run)

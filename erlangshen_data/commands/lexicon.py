@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
+from erlangshen_data.commands.arg_types import COUNT, NON_NEGATIVE
 from knowledge.lexicon import MIN_ENTITY_CHARS, Lexicon, LexiconOptions, load_lexicons, read_stop_words
 from knowledge.matcher import EntityMatcher
 from knowledge.sources import parse_source
@@ -42,13 +43,13 @@ def add_lexicon_arguments(parser: argparse.ArgumentParser, positional: bool = Fa
                             help=LEXICON_HELP + "; repeatable; default: the proper nouns of jieba's dictionary")
     parser.add_argument("--lexicon-skip-malformed", action="store_true",
                         help="skip and count malformed lexicon lines instead of stopping at the first")
-    parser.add_argument("--lexicon-min-chars", type=int, default=MIN_ENTITY_CHARS, metavar="N",
+    parser.add_argument("--lexicon-min-chars", type=COUNT, default=MIN_ENTITY_CHARS, metavar="N",
                         help="drop entries shorter than N characters (default: %(default)s)")
     parser.add_argument("--lexicon-stop", metavar="FILE",
                         help="words never taken as entities, one per line (an empty file: none); "
                              "default: the 1,000 most frequent common words of jieba's dictionary")
-    parser.add_argument("--lexicon-max-per-type", type=int, default=0, metavar="N",
-                        help="keep the N heaviest entries of each type (default: no cap)")
+    parser.add_argument("--lexicon-max-per-type", type=NON_NEGATIVE, default=0, metavar="N",
+                        help="keep the N heaviest entries of each type; 0: no cap")
 
 
 def lexicon_options(args: argparse.Namespace) -> LexiconOptions:
@@ -66,13 +67,14 @@ def lexicon_paths(specs: list[str]) -> list[str]:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("lexicon", help="inspect entity lexicons")
+    parser = subparsers.add_parser("lexicon")
     commands = parser.add_subparsers(dest="lexicon_command", required=True)
     stats = commands.add_parser("stats", help="entries by type, and coverage on a corpus")
     add_lexicon_arguments(stats, positional=True)
     stats.add_argument("--input", action="append", default=[], metavar="GLOB",
                        help="corpus files to measure coverage on (as `prepare --input`); repeatable")
-    stats.add_argument("--max-docs", type=int, default=0, metavar="N", help="stop after N kept documents")
+    stats.add_argument("--max-docs", type=NON_NEGATIVE, default=0, metavar="N",
+                       help="stop after N kept documents; 0: read every input")
     stats.add_argument("--vocab", help="BERT vocab.txt; default: the offline BERT-Chinese-style vocab")
     stats.add_argument("--keep-traditional", action="store_true", help="do not convert to simplified")
     stats.add_argument("--json", action="store_true", help="print the report as JSON")

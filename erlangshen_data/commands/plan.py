@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from erlangshen_data.commands.arg_types import COUNT, NON_NEGATIVE_NUMBER, POSITIVE, SHARE, number
 from runners.capacity import (
     MEASURED_MB_PER_S_PER_CORE, Assumptions, Prices, estimate, parse_machine_type, parse_size,
 )
@@ -13,31 +14,37 @@ from schemas.errors import UserInputError
 def register(subparsers) -> None:
     defaults, prices = Assumptions(), Prices()
     parser = subparsers.add_parser(
-        "plan", help="estimate core-hours, wall time and cost of preparing a corpus",
-        description="Estimates from the per-core throughput of `prepare` measured on this machine; "
-                    "every assumption is printed with the result.")
+        "plan", description="Estimates core-hours, wall time and cost of preparing a corpus from the per-core\n"
+                            "throughput of `prepare` measured on this machine; every assumption is printed with the result.")
     parser.add_argument("--input-bytes", required=True, type=parse_size, metavar="SIZE",
                         help="corpus size: 180GB (decimal), 200GiB (binary), or bytes")
-    parser.add_argument("--runner", choices=["local", "dataflow", "flink", "spark"], default="dataflow")
-    parser.add_argument("--workers", type=int,
+    parser.add_argument("--runner", choices=["local", "dataflow", "flink", "spark"], default="dataflow",
+                        help="where `prepare` would run")
+    parser.add_argument("--workers", type=COUNT, metavar="N",
                         help="workers (machines); local: processes, by default as many as `prepare` would start")
-    parser.add_argument("--machine-type", help="dataflow worker type, e.g. n2-standard-8 (required for dataflow)")
-    parser.add_argument("--cores-per-worker", type=int, help="flink/spark task slots per worker (required there)")
-    parser.add_argument("--mb-per-s-per-core", type=float, default=defaults.mb_per_s_per_core,
+    parser.add_argument("--machine-type", metavar="TYPE", help="dataflow worker type, e.g. n2-standard-8 (required for dataflow)")
+    parser.add_argument("--cores-per-worker", type=COUNT, metavar="N", help="flink/spark task slots per worker (required there)")
+    parser.add_argument("--mb-per-s-per-core", type=POSITIVE, metavar="MB_S", default=defaults.mb_per_s_per_core,
                         help=f"measured prepare throughput (default {MEASURED_MB_PER_S_PER_CORE}: "
                              "wudao-sample on this machine, see runners/capacity.py)")
-    parser.add_argument("--efficiency", type=float,
+    parser.add_argument("--efficiency", type=number(0.0, 1.0, above_minimum=True), metavar="E",
                         help=f"share of the per-core rate kept at scale (default {defaults.efficiency}; local: "
                              "1 for one worker, as measured for several; see runners/local.py)")
-    parser.add_argument("--shuffle-ratio", type=float, default=defaults.shuffle_ratio,
+    parser.add_argument("--shuffle-ratio", type=NON_NEGATIVE_NUMBER, metavar="R", default=defaults.shuffle_ratio,
                         help=f"bytes shuffled per input byte (default {defaults.shuffle_ratio})")
-    parser.add_argument("--startup-minutes", type=float, default=defaults.startup_minutes)
-    parser.add_argument("--disk-size-gb", type=float, default=defaults.disk_gb_per_worker)
-    parser.add_argument("--vcpu-hour-usd", type=float, default=prices.vcpu_hour)
-    parser.add_argument("--memory-gb-hour-usd", type=float, default=prices.memory_gb_hour)
-    parser.add_argument("--disk-gb-hour-usd", type=float, default=prices.disk_gb_hour)
-    parser.add_argument("--shuffle-gb-usd", type=float, default=prices.shuffle_gb)
-    parser.add_argument("--core-hour-usd", type=float, help="flink/spark/local: price of one core-hour")
+    parser.add_argument("--startup-minutes", type=NON_NEGATIVE_NUMBER, default=defaults.startup_minutes, metavar="MIN",
+                        help="minutes billed per worker before the first element (not local)")
+    parser.add_argument("--disk-size-gb", type=NON_NEGATIVE_NUMBER, default=defaults.disk_gb_per_worker, metavar="GB",
+                        help="disk billed per worker")
+    parser.add_argument("--vcpu-hour-usd", type=NON_NEGATIVE_NUMBER, default=prices.vcpu_hour, metavar="USD",
+                        help="dataflow: price of one vCPU-hour")
+    parser.add_argument("--memory-gb-hour-usd", type=NON_NEGATIVE_NUMBER, default=prices.memory_gb_hour, metavar="USD",
+                        help="dataflow: price of one GB-hour of memory")
+    parser.add_argument("--disk-gb-hour-usd", type=NON_NEGATIVE_NUMBER, default=prices.disk_gb_hour, metavar="USD",
+                        help="dataflow: price of one GB-hour of disk")
+    parser.add_argument("--shuffle-gb-usd", type=NON_NEGATIVE_NUMBER, default=prices.shuffle_gb, metavar="USD",
+                        help="dataflow: price of one GB shuffled")
+    parser.add_argument("--core-hour-usd", type=NON_NEGATIVE_NUMBER, metavar="USD", help="flink/spark/local: price of one core-hour")
     parser.set_defaults(func=run)
 
 

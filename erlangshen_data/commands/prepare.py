@@ -6,6 +6,7 @@ import json
 import time
 from importlib import resources
 
+from erlangshen_data.commands.arg_types import COUNT, SEED, SHARE, integer, number
 from erlangshen_data.commands.lexicon import add_lexicon_arguments, lexicon_options, lexicon_paths
 from erlangshen_data.commands.runner_args import add_runner_arguments, check_worker_paths, runner_options
 from erlangshen_data.commands.validate import validate_and_report
@@ -23,33 +24,48 @@ def sample_corpus_glob() -> str:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("prepare", help="build training shards from a raw corpus")
+    parser = subparsers.add_parser("prepare")
     parser.add_argument("--input", action="append", default=None, metavar="GLOB",
-                        help="input files (WuDao JSON, JSONL, text; .gz ok; local or cloud); repeatable; "
-                             "default: the embedded sample corpus")
-    parser.add_argument("--output", required=True, metavar="DIR")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in DIR")
+                        help="input files (WuDao JSON, JSONL, text; .gz, .bz2, .zst; local, gs:// or s3://); "
+                             "repeatable; default: the embedded sample corpus")
+    parser.add_argument("--output", required=True, metavar="DIR",
+                        help="the output directory (manifest.json, shards/, rejects/, summary.json, vocab.txt); "
+                             "it must not lie where an --input glob reads")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier run in DIR; it stays whole until this run publishes")
     parser.add_argument("--validate", action="store_true",
                         help="validate the output with Great Expectations at the end (exit 1 if it fails)")
-    parser.add_argument("--vocab", help="BERT vocab.txt; default: a BERT-Chinese-style vocab built offline")
+    parser.add_argument("--vocab", metavar="FILE",
+                        help="BERT vocab.txt; default: a BERT-Chinese-style vocab built offline")
     add_lexicon_arguments(parser)
-    parser.add_argument("--format", choices=["auto", "wudao", "jsonl", "text"], default="auto")
-    parser.add_argument("--text-field", default="text", help="text field of JSON Lines records")
-    parser.add_argument("--max-seq-len", type=int, default=SopConfig.max_seq_len)
-    parser.add_argument("--short-seq-prob", type=float, default=SopConfig.short_seq_prob)
-    parser.add_argument("--seed", type=int, default=PrepareConfig.seed)
-    parser.add_argument("--min-chars", type=int, default=CleanConfig.min_chars)
-    parser.add_argument("--min-cjk-ratio", type=float, default=CleanConfig.min_cjk_ratio)
+    parser.add_argument("--format", choices=["auto", "wudao", "jsonl", "text"], default="auto",
+                        help="input format; auto: from each file's name (.json: WuDao, .jsonl/.ndjson: JSON Lines, "
+                             "others: text with blank lines between documents)")
+    parser.add_argument("--text-field", default="text", metavar="NAME", help="text field of JSON Lines records")
+    parser.add_argument("--max-seq-len", type=integer(8, 65535), default=SopConfig.max_seq_len, metavar="TOKENS",
+                        help="tokens per row, [CLS] and [SEP]s included")
+    parser.add_argument("--short-seq-prob", type=SHARE, default=SopConfig.short_seq_prob, metavar="P",
+                        help="share of SOP examples cut to a random shorter length, as in BERT and Megatron-LM")
+    parser.add_argument("--seed", type=SEED, default=PrepareConfig.seed,
+                        help="seed of the SOP pairing, swaps and short lengths (with each document's id)")
+    parser.add_argument("--min-chars", type=COUNT, default=CleanConfig.min_chars, metavar="N",
+                        help="reject documents shorter than N characters after cleaning")
+    parser.add_argument("--min-cjk-ratio", type=SHARE, default=CleanConfig.min_cjk_ratio, metavar="R",
+                        help="reject documents whose share of CJK ideographs among non-space characters is below R")
     parser.add_argument("--keep-traditional", action="store_true", help="do not convert to simplified")
-    parser.add_argument("--pii", choices=["replace", "drop"], default="replace",
-                        help="URLs, e-mail addresses, phone numbers: replace by <url>/<email>/<phone>, or drop")
-    parser.add_argument("--keep-pii", action="store_true", help="leave URLs, e-mail addresses and phones as they are")
+    pii = parser.add_mutually_exclusive_group()  # one policy for URLs, e-mail addresses and phone numbers
+    pii.add_argument("--pii", choices=["replace", "drop"], default="replace",
+                     help="URLs, e-mail addresses and phone numbers: replace each by <url>, <email> or <phone>, "
+                          "or drop it (the rest of its line stays); not with --keep-pii")
+    pii.add_argument("--keep-pii", action="store_true",
+                     help="leave URLs, e-mail addresses and phone numbers as they are; not with --pii")
     parser.add_argument("--ledger-text", action="store_true",
                         help="keep each rejected document's text in the reject ledger, for audits")
     parser.add_argument("--boilerplate-rules", metavar="FILE",
                         help="extra boilerplate-line regexes, one per line, on top of the built-in ones")
     parser.add_argument("--no-near-dedup", action="store_true", help="exact deduplication only")
-    parser.add_argument("--dedup-threshold", type=float, default=DedupConfig.threshold,
+    parser.add_argument("--dedup-threshold", type=number(0.0, 1.0, above_minimum=True),
+                        default=DedupConfig.threshold, metavar="J",
                         help="estimated Jaccard (5-character shingles) from which documents are near-duplicates")
     parser.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                         help="write report.html next to the manifest")
@@ -59,8 +75,8 @@ def register(subparsers) -> None:
     parser.add_argument("--no-hmm", action="store_true", help="jieba without HMM for unknown words")
     parser.add_argument("--user-dict", metavar="FILE",
                         help="your own terms, jieba user-dict format (word [freq] [tag] per line)")
-    parser.add_argument("--shard-rows", type=int, default=PrepareConfig.shard_rows, metavar="N",
-                        help="rows per shard before an input file's next part starts (default: %(default)s); "
+    parser.add_argument("--shard-rows", type=COUNT, default=PrepareConfig.shard_rows, metavar="N",
+                        help="rows per shard before an input file's next part starts; "
                              "each input file has its own shards")
     parser.add_argument("--no-pack", action="store_true",
                         help="one SOP example per row instead of packing examples into rows of at most "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
+from erlangshen_data.commands.arg_types import COUNT, NON_NEGATIVE
 from runners.dataflow import DataflowSettings, dataflow_options, require_worker_reachable
 from runners.local import SMALL_INPUT_BYTES, PipelineOptions, local_options  # runners/ owns Beam's options
 from runners.portable import ENVIRONMENT_TYPES, PortableSettings, portable_options
@@ -22,7 +23,7 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
                         help="any other Beam pipeline option, passed through verbatim; repeatable")
 
     local = parser.add_argument_group("local runner")
-    local.add_argument("--workers", type=int, default=None,
+    local.add_argument("--workers", type=COUNT, default=None, metavar="N",
                        help="worker processes; default: one per core, or 1 (in-process) for an input "
                             f"under {SMALL_INPUT_BYTES >> 20} MB, which more processes would only slow down")
 
@@ -35,20 +36,20 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
                                "checkout's pyproject.toml")
 
     dataflow = parser.add_argument_group("dataflow runner")
-    dataflow.add_argument("--project", help="Google Cloud project")
-    dataflow.add_argument("--region", help="Dataflow region, e.g. us-central1")
+    dataflow.add_argument("--project", metavar="ID", help="Google Cloud project")
+    dataflow.add_argument("--region", metavar="REGION", help="Dataflow region, e.g. us-central1")
     dataflow.add_argument("--temp-location", metavar="GS_PATH", help="gs:// prefix for temporary files")
     dataflow.add_argument("--staging-location", metavar="GS_PATH", help="default: --temp-location")
-    dataflow.add_argument("--job-name")
-    dataflow.add_argument("--machine-type", help="worker machine type, e.g. n2-standard-8")
-    dataflow.add_argument("--num-workers", type=int, help="workers at start")
-    dataflow.add_argument("--max-workers", type=int, help="autoscaling ceiling")
-    dataflow.add_argument("--disk-size-gb", type=int, help="boot disk per worker")
+    dataflow.add_argument("--job-name", help="Dataflow job name; default: Beam's, from the user and time")
+    dataflow.add_argument("--machine-type", metavar="TYPE", help="worker machine type, e.g. n2-standard-8")
+    dataflow.add_argument("--num-workers", type=COUNT, metavar="N", help="workers at start")
+    dataflow.add_argument("--max-workers", type=COUNT, metavar="N", help="autoscaling ceiling")
+    dataflow.add_argument("--disk-size-gb", type=COUNT, metavar="GB", help="boot disk per worker")
     dataflow.add_argument("--service-account", metavar="EMAIL", help="worker service account")
-    dataflow.add_argument("--network")
-    dataflow.add_argument("--subnetwork", help="regions/REGION/subnetworks/NAME or a full URL")
+    dataflow.add_argument("--network", help="VPC network of the workers; default: Dataflow's (default)")
+    dataflow.add_argument("--subnetwork", metavar="SUBNET", help="regions/REGION/subnetworks/NAME or a full URL")
     dataflow.add_argument("--no-public-ips", action="store_true", help="workers get internal IPs only")
-    dataflow.add_argument("--experiment", action="append", default=[], help="Dataflow experiment; repeatable")
+    dataflow.add_argument("--experiment", action="append", default=[], metavar="NAME", help="Dataflow experiment; repeatable")
     dataflow.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="job label; repeatable")
 
     portable = parser.add_argument_group("flink and spark runners")
@@ -60,10 +61,11 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
                           help="spark://HOST:PORT, when no --job-endpoint (fetches the job-server jar)")
     portable.add_argument("--environment-type", choices=ENVIRONMENT_TYPES, default="DOCKER",
                           help="where SDK workers run (default: DOCKER)")
-    portable.add_argument("--environment-config",
+    portable.add_argument("--environment-config", metavar="CONFIG",
                           help="image (DOCKER; default --sdk-container-image), HOST:PORT (EXTERNAL)")
-    portable.add_argument("--parallelism", type=int, help="Flink parallelism; default: the cluster's")
-    portable.add_argument("--sdk-worker-parallelism", type=int, help="SDK processes per worker")
+    portable.add_argument("--parallelism", type=COUNT, metavar="N", help="Flink parallelism; default: the cluster's")
+    portable.add_argument("--sdk-worker-parallelism", type=NON_NEGATIVE, metavar="N",
+                          help="SDK processes per worker; 0: the runner chooses")
 
 
 def runner_options(args: argparse.Namespace, input_bytes: int | None = None) -> PipelineOptions:

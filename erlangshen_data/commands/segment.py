@@ -11,7 +11,7 @@ from schemas.errors import UserInputError
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("segment", help="word segmentation tools")
+    parser = subparsers.add_parser("segment")
     actions = parser.add_subparsers(dest="action", required=True)
     evaluate_parser = actions.add_parser("eval", help="P/R/F1 of each backend against a gold file")
     evaluate_parser.add_argument("--gold", required=True, metavar="FILE",

@@ -10,32 +10,35 @@ from __future__ import annotations
 import argparse
 import sys
 
+from erlangshen_data.commands.arg_types import COUNT, SHARE, number
 from schemas.contract import DEFAULT_MAX_REJECT_RATE, DEFAULT_SOP_TOLERANCE
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "validate", help="validate shards and manifest with Great Expectations (Data Docs in DIR/gx)"
-    )
-    parser.add_argument("output", metavar="SHARDS_DIR", help="an output directory of `prepare`")
-    parser.add_argument("--workers", type=int, default=None, help="shard processes; default: all CPUs")
+    parser = subparsers.add_parser("validate")
+    parser.add_argument("output", metavar="OUTPUT_DIR",
+                        help="the --output directory of `prepare` (manifest.json, shards/, rejects/); the Data "
+                             "Docs go to OUTPUT_DIR/gx")
+    parser.add_argument("--workers", type=COUNT, default=None, metavar="N", help="shard processes; default: all CPUs")
     parser.add_argument(
         "--sample-rows",
-        type=int,
+        type=COUNT,
         default=None,
         metavar="N",
         help="check at most N rows per shard (file hashes, row and token counts still cover every row)",
     )
     parser.add_argument(
         "--max-reject-rate",
-        type=float,
+        type=SHARE,
         default=DEFAULT_MAX_REJECT_RATE,
+        metavar="R",
         help="fail when rejected / read documents exceeds this (default: %(default)s)",
     )
     parser.add_argument(
         "--sop-tolerance",
-        type=float,
+        type=number(0.0, 0.5),
         default=DEFAULT_SOP_TOLERANCE,
+        metavar="D",
         help="allowed distance of the swapped share of SOP pairs from 0.5, widened to 3 standard "
         "errors on small outputs (default: %(default)s)",
     )

@@ -41,7 +41,7 @@ def test_malformed_lexicon_line_names_file_and_line(run_cli, tmp_path):
 
 
 def test_max_seq_len_too_small(run_cli):
-    assert_one_line(*run_cli("--max-seq-len", "4"), "max_seq_len")
+    assert_one_line(*run_cli("--max-seq-len", "4"), "--max-seq-len")
 
 
 def test_sample_corpus_is_the_default_input():
