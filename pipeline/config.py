@@ -108,6 +108,9 @@ class PrepareConfig:
     # Keep each rejected document's text in the ledger, for audits of what the filters drop. Off by
     # default: at WuDao scale the rejected text is tens of GB shuffled to the ledger writers.
     ledger_text: bool = False
+    # Decompressed bytes read from one input file: past it, the rest of the file is one
+    # `input_too_large` ledger line (a gzip bomb). It also bounds the largest record a worker may hold.
+    max_input_bytes: int = 4 * 2**30
     batch_size: int = 512  # documents per stage call: amortises Beam's per-element cost and numpy's per-call cost
 
     def validate(self) -> None:

@@ -61,6 +61,9 @@ def register(subparsers) -> None:
                      help="leave URLs, e-mail addresses and phone numbers as they are; not with --pii")
     parser.add_argument("--ledger-text", action="store_true",
                         help="keep each rejected document's text in the reject ledger, for audits")
+    parser.add_argument("--max-input-mb", type=int, default=PrepareConfig.max_input_bytes // 2**20, metavar="MB",
+                        help="decompressed MB read from one input file; the rest of a larger file (a "
+                             "compression bomb) goes to the reject ledger as input_too_large (default: %(default)s)")
     parser.add_argument("--boilerplate-rules", metavar="FILE",
                         help="extra boilerplate-line regexes, one per line, on top of the built-in ones")
     parser.add_argument("--no-near-dedup", action="store_true", help="exact deduplication only")
@@ -114,6 +117,7 @@ def config_from_args(args: argparse.Namespace) -> PrepareConfig:
         shard_rows=args.shard_rows,
         pack=not args.no_pack,
         ledger_text=args.ledger_text,
+        max_input_bytes=args.max_input_mb * 2**20,
     )
 
 
