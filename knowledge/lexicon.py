@@ -39,9 +39,9 @@ class LexiconOptions:
 class SurfaceTable(Mapping[str, int]):
     """A read-only `{surface: type index}` in sorted order, held as one string and two arrays.
 
-    A dict of a million surfaces costs ~250 MB of Python objects (a str, an int and a hash slot
-    each); this costs ~2 bytes a character plus 6 bytes an entry (~20 MB), so the lexicon no longer
-    competes with the automaton for a worker's memory while the matcher is built. Lookups bisect.
+    A dict of surfaces costs a str, an int and a hash slot of Python objects each; this costs ~2 bytes a
+    character plus 6 bytes an entry, a tenth or less (bench/README.md, "Entity matcher"), so the lexicon
+    does not compete with the automaton for a worker's memory while the matcher is built. Lookups bisect.
     """
 
     def __init__(self, surfaces: Sequence[str], types: Iterable[int]) -> None:
@@ -162,7 +162,7 @@ class Lexicon:
 
 @lru_cache(maxsize=1)
 def jieba_dictionary() -> Path:
-    """Found without importing jieba, whose models cost a process that only builds a matcher ~15 MB."""
+    """Found without importing jieba, whose models a process that only builds a matcher does not need."""
     spec = find_spec("jieba")
     if spec is None or spec.origin is None:
         raise UserInputError("jieba is not installed: its dictionary is the default lexicon")
@@ -183,8 +183,8 @@ def default_stop_words() -> frozenset[str]:
 
 
 def normalize_many(surfaces: Sequence[str], normalize: Normalizer) -> list[str]:
-    """`[normalize(s) for s in surfaces]`, about 4x faster on lexicon entries (a million of them take
-    6 s one by one): lines are normalised as one text, which is exact for a normaliser that works
+    """`[normalize(s) for s in surfaces]`, several times faster on lexicon entries (bench/README.md,
+    "Entity matcher"): lines are normalised as one text, which is exact for a normaliser that works
     line by line. Markup (`<`, `&`) can span lines, so such entries, and any batch whose line count
     changes, are done one by one."""
     plain = [i for i, s in enumerate(surfaces) if s.strip() and "<" not in s and "&" not in s and "\n" not in s]

@@ -4,13 +4,13 @@ The automata are built once per worker and shared by its threads. Matches may be
 segmentation boundaries, so an entity never splits a word (上海 is not found inside 上海市 unless
 上海市 is an entry itself).
 
-Memory: a trie of a million entries has ~7.7M states (UTF-8 bytes), and building the Rust automaton
-holds its intermediate NFA and the result at once, ~60 bytes a state: ~450 MB for one automaton.
-Entries of up to `HEAD_CHARS` characters are ~40% of the surfaces but few of the states: the long
-entries' tails (organisations ending in 科技有限公司 ...) are the bulk. So the automaton holds only
-the short entries plus the `HEAD_CHARS`-character prefix of every long entry (its *trigger*: 2.9M
-states), and a trigger's long entries are checked in the lexicon's sorted `SurfaceTable`, where
-they are consecutive (one or two on average).
+Memory: a trie has a state per UTF-8 byte of its entries, and building the Rust automaton holds its
+intermediate NFA and the result at once. Short entries are many of the surfaces but few of the
+states: the long entries' tails (organisations ending in 科技有限公司 ...) are the bulk. So the
+automaton holds only the short entries plus the `HEAD_CHARS`-character prefix of every long entry (its
+*trigger*), and a trigger's long entries are checked in the lexicon's sorted `SurfaceTable`, where
+they are consecutive (one or two on average). Figures for a million entries: bench/README.md
+("Entity matcher").
 
 Speed comes from never enumerating overlapping matches in Python: the automaton returns the
 leftmost-longest matches of the whole text in one call. Every entry starts where a key starts (the
@@ -48,13 +48,13 @@ import numpy as np
 from knowledge.lexicon import Lexicon, SurfaceTable
 
 Span = tuple[int, int, int]  # (start char, end char exclusive, type index)
-HEAD_CHARS = 4  # the automaton holds 2.9M states of 7.7M; with 5 it would hold 4.3M
+HEAD_CHARS = 4  # the fewest automaton states (bench/README.md, "Entity matcher")
 _NONE = 0xFFFF
 
 
 class BoundaryFlags(bytes):
     """Word boundaries as one flag byte per character position, for `find`: its numpy pass reads them
-    as they are, and its Python resolution asks `in` (`bytes.__getitem__`, a C call, ~10 times per
+    as they are, and its Python resolution asks `in` (`bytes.__getitem__`, a C call, several times per
     entity) and iterates them in order, without a Python set of every boundary of a batch. Positions
     outside [0, len] are never asked."""
 
@@ -83,7 +83,7 @@ class EntityMatcher:
         self._high = array("I")
         self._code = _alphabet_codes(table)
         self._shift = self._code.itemsize.bit_length() - 1  # log2 of bytes per character
-        # ContiguousNFA: the DFA is ~2x faster to scan but takes >1 GB for a million entries.
+        # ContiguousNFA: the DFA scans faster but takes far more memory (bench/README.md, "Entity matcher").
         self._automaton = ahocorasick_rs.BytesAhoCorasick(
             self._encoded(chain(self._plain_keys(table), self._triggers(table))),
             matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,

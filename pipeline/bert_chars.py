@@ -88,7 +88,8 @@ def _ranges(mask: np.ndarray) -> str:
 
 
 def reference_tables() -> dict[str, str]:
-    """The five tables as the installed `tokenizers` has them, asked for all scalar values at once (~10 s)."""
+    """The five tables as the installed `tokenizers` has them, asked for all scalar values at once (slow:
+    only `python -m pipeline.bert_chars` calls it, never the pipeline)."""
     from tokenizers import normalizers, pre_tokenizers
 
     scalars = np.concatenate((np.arange(0xD800), np.arange(0xE000, 0x110000)))

@@ -1,18 +1,25 @@
 """pkuseg's CRF inference, vectorised over a batch of text on pkuseg's own weights.
 
-pkuseg spends ~90% of `cut` building feature strings per character in Python and looking them up
-in a 2.6M-entry dict. Here every feature string is turned, once per object, into integer tables
-(characters -> codes, packed code tuples -> feature ids or word ids, word-id pairs -> feature ids),
-so a whole batch's feature ids come from a few numpy gathers and hash-table reads. The rest is
-pkuseg's own: its weights, its Viterbi (`pkuseg.inference.run_viterbi`), its user-dict pre-pass, and
-its dictionary post-pass (restated over word offsets), so the words are pkuseg's, bit for bit:
-node scores add each character's feature weights in float64 in pkuseg's feature order (69 slots;
-an absent feature adds a row of zeros, which leaves a float sum unchanged).
+Simple twin: `pkuseg.pkuseg(user_dict=...).cut(text)` itself (pipeline/segment_pkuseg.py builds both).
+Read pkuseg's `feature_extractor.get_node_features_idx` and `_cut` first: this module computes the same
+feature ids and scores, and is worth reading only when pkuseg changes. tests/pipeline/test_segment_pkuseg.py
+pins the two word for word (`test_pkuseg_backend_equals_pkuseg_on_three_hundred_wudao_documents`, on
+random mixed-script text, and with user words).
+
+Why: pkuseg spends nearly all of `cut` building feature strings per character in Python and looking them
+up in a dict of millions of entries (bench/README.md, "Segmentation"). Here every feature string is
+turned, once per object, into integer tables (characters -> codes, packed code tuples -> feature ids or
+word ids, word-id pairs -> feature ids), so a whole batch's feature ids come from a few numpy gathers and
+hash-table reads. The rest is pkuseg's own: its weights, its Viterbi (`pkuseg.inference.run_viterbi`),
+its user-dict pre-pass, and its dictionary post-pass (restated over word offsets), so the words are
+pkuseg's, bit for bit: node scores add each character's feature weights in float64 in pkuseg's feature
+order (69 slots; an absent feature adds a row of zeros, which leaves a float sum unchanged).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,7 +28,7 @@ from pipeline.arrays import code_points
 _NUM, _LETTER, _NO_WORD = "**Num", "**Letter", "**noWord"
 _LENGTHS = (6, 5, 4, 3, 2)  # pkuseg's range(wordMax, wordMin - 1, -1): the order of its word features
 _BITS = 13  # bits per character code when codes are packed into one int64 key
-_GROUP_CHARS = 16384  # characters per model pass (bench/segmentation.py: 2k and 60k ran slower)
+_GROUP_CHARS = 16384  # characters per model pass (bench/README.md, "Segmentation": smaller and larger ran slower)
 _CHUNK = 4096  # characters per score gather: bounds the (69, chunk, n_tag) temporary to ~11 MB
 _MERGES = range(7, 1, -1)  # the post-pass merges runs of 7, then 6, ..., then 2 words
 _HASH_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
@@ -42,9 +49,8 @@ _UNARY_ROWS = np.arange(5)[:, None]  # c, c-1, c1, c-2, c2
 class _HashMap:
     """int64 keys -> int64 values (`default` when absent), looked up vectorised: a linear-probing
     table of (key, value) rows at load <= 1/4, sized so that no key sits 16 or more slots past its
-    home. A query reads its home row (key and value share a cache line), which settles ~80% of
-    queries; the rest read 16 rows. (A binary search over millions of keys costs a cache miss per
-    level: it was half of the run time.)"""
+    home. A query reads its home row (key and value share a cache line), which settles most queries;
+    the rest read 16 rows. A binary search over millions of keys would cost a cache miss per level."""
 
     def __init__(self, pairs: dict[int, int], default: int) -> None:
         keys = np.fromiter(pairs.keys(), dtype=np.int64, count=len(pairs))
@@ -144,116 +150,30 @@ class PkusegInference:
     # --- tables ---------------------------------------------------------------------------------
 
     def _build_tables(self, extractor, model) -> None:
-        codes: dict[str, int] = {_NUM: 1, _LETTER: 2}  # 0: outside the fragment, or a node nothing mentions
-        impossible = set(extractor.keywords) | extractor.num | extractor.letter
-
-        def node_code(node: str) -> int | None:
-            if node not in codes:
-                if len(node) != 1 or node in impossible:
-                    return None  # pkuseg never produces this node: what mentions it never matches
-                codes[node] = len(codes) + 1
-            return codes[node]
-
-        def word_nodes(word: str) -> tuple[int, ...] | None:
-            nodes, at = [], 0
-            while at < len(word):
-                token = next((t for t in (_NUM, _LETTER) if word.startswith(t, at)), word[at])
-                code = node_code(token)
-                if code is None:
-                    return None
-                nodes.append(code)
-                at += len(token)
-            return tuple(nodes)
-
-        # pkuseg's word list as node sequences of 2..6 nodes (the only lengths it looks up)
-        word_ids: dict[str, int] = {}
-        word_paths: list[tuple[int, ...]] = []
-        for word in sorted(extractor.unigram):
-            nodes = word_nodes(word)
-            if nodes is not None and 2 <= len(nodes) <= 6:
-                word_ids[word] = len(word_ids) + 1  # 0: "**noWord"
-                word_paths.append(nodes)
-
-        unary: dict[str, dict[int, int]] = {name: {} for name in ("c", "c-1", "c1", "c-2", "c2")}
-        pair_namespace = {"c-1c": _PAIR_PREV, "cc1": _PAIR_NEXT, "c-2c-1": _PAIR_PREV2}
-        word_feature: dict[str, dict[int, int]] = {"w-1": {}, "w1": {}}
-        word_pairs: dict[int, int] = {}
+        """pkuseg's feature strings as the integer tables `_feature_ids` reads, in named phases. The
+        order of the phases is the order in which characters get their codes."""
+        nodes = _NodeCodes(extractor)
+        word_ids, word_paths = _word_list(extractor, nodes)
         n_words = len(word_ids) + 1
-        first: dict[int, int] = {}
-        for feature, index in extractor.feature_to_idx.items():
-            head, _, rest = feature.partition(".")
-            if head in unary:
-                code = node_code(rest)
-                if code is not None:
-                    unary[head][code] = index
-            elif head in pair_namespace:
-                left, *right = rest.split(".")  # nodes never hold "." (pkuseg renames it to "&")
-                if len(right) == 1:
-                    left_code, right_code = node_code(left), node_code(right[0])
-                    if left_code is not None and right_code is not None:
-                        key = pair_namespace[head] << 56 | left_code << _BITS | right_code
-                        first[key] = index
-            elif head in word_feature:
-                if rest in word_ids:
-                    word_feature[head][word_ids[rest]] = index
-            elif head == "ww":
-                side, rest = rest[0], rest[2:]
-                for split in (at for at, char in enumerate(rest) if char == "*"):
-                    pre, post = rest[:split], rest[split + 1:]
-                    pre_id = 0 if pre == _NO_WORD else word_ids.get(pre)
-                    post_id = 0 if post == _NO_WORD else word_ids.get(post)
-                    if pre_id and post_id:  # pkuseg's model has no feature with "**noWord" in it
-                        word_pairs[(side == "r") << 40 | pre_id * n_words + post_id] = index
-                    elif pre_id is not None and post_id is not None:
-                        raise RuntimeError(f"pkuseg feature with **noWord: {feature!r}")
-            elif feature != "$$":
-                raise RuntimeError(f"pkuseg feature of an unknown kind: {feature!r}")
-        if len(codes) + 1 > 1 << _BITS:
+        features = _sort_features(extractor, nodes, word_ids, n_words)
+        if len(nodes.codes) + 1 > 1 << _BITS:
             raise RuntimeError("more pkuseg characters than the packed keys hold")
-
-        # words: spans of 2..4 nodes are looked up whole; longer ones by their 4-node prefix's id
-        long_prefix: dict[tuple[int, ...], int] = {}
-        second: dict[int, int] = {}
-        for word_id, path in enumerate(word_paths, start=1):
-            if len(path) > 4:
-                prefix_id = long_prefix.setdefault(path[:4], len(long_prefix) + 1)
-                key = _pack(path[:4])
-                first[_SPAN4 << 56 | key] = first.get(_SPAN4 << 56 | key, 0) & 0xFFFFF | prefix_id << 20
-                second[prefix_id << 30 | len(path) << 26 | _pack(path[4:])] = word_id
-        for word_id, path in enumerate(word_paths, start=1):
-            if len(path) <= 4:
-                key = (_SPAN2, _SPAN3, _SPAN4)[len(path) - 2] << 56 | _pack(path)
-                first[key] = first.get(key, 0) | word_id
-
+        second = _add_word_spans(features.first, word_paths)
         zero = model.n_feature  # a row of zeros appended to the weights: "no feature here"
         self._zero = zero
-        self._code_of = np.zeros(0x110000, dtype=np.int64)
-        for node, code in codes.items():
-            if len(node) == 1:
-                self._code_of[ord(node)] = code
-        self._code_of[[ord(c) for c in extractor.num]] = codes[_NUM]
-        self._code_of[[ord(c) for c in extractor.letter]] = codes[_LETTER]
-        self._code_of[[ord(c) for c in extractor.keywords]] = codes.get("&", 0)  # keyword_rename: -._,|/*: -> &
+        self._code_of = _code_table(extractor, nodes.codes)
         n_codes = 1 << _BITS
         self._unary = np.full((5, n_codes), zero, dtype=np.int64)  # rows: c, c-1, c1, c-2, c2
-        for row, table in enumerate(unary.values()):
+        for row, table in enumerate(features.unary.values()):
             self._unary[row, list(table)] = list(table.values())
-        self._first = _HashMap(first, -1)
+        self._first = _HashMap(features.first, -1)
         self._second = _HashMap(second, 0)
         self._word_feature = np.full((2, n_words), zero, dtype=np.int64)  # rows: w-1, w1
-        for row, table in enumerate(word_feature.values()):
+        for row, table in enumerate(features.word_feature.values()):
             self._word_feature[row, list(table)] = list(table.values())
-        self._word_pairs = _HashMap(word_pairs, zero)
+        self._word_pairs = _HashMap(features.word_pairs, zero)
         self._n_words = n_words
-
-        n_tag = model.n_tag
-        self._weights = np.zeros((zero + 1, n_tag), dtype=np.float64)
-        self._weights[:zero] = model.w[: zero * n_tag].reshape(zero, n_tag)
-        edge = np.ones((n_tag, n_tag), dtype=np.float64)  # pkuseg's getLogYY starts edges at 1.0
-        for s in range(n_tag):
-            for s_pre in range(n_tag):
-                edge[s_pre, s] += model.w[zero * n_tag + s * n_tag + s_pre]
-        self._edge = edge
+        self._weights, self._edge = _weights_and_edges(model, zero)
 
     # --- inference ------------------------------------------------------------------------------
 
@@ -454,3 +374,133 @@ def _pack_rows(rows: np.ndarray) -> np.ndarray:
     for i, row in enumerate(rows):
         packed |= row << _BITS * i
     return packed
+
+
+class _NodeCodes:
+    """Integer codes of pkuseg's nodes (single characters, "**Num", "**Letter"), given in the order they
+    are first asked for; 0 is outside a fragment, or a character nothing mentions."""
+
+    def __init__(self, extractor) -> None:
+        self.codes: dict[str, int] = {_NUM: 1, _LETTER: 2}
+        self._impossible = set(extractor.keywords) | extractor.num | extractor.letter
+
+    def code(self, node: str) -> int | None:
+        if node not in self.codes:
+            if len(node) != 1 or node in self._impossible:
+                return None  # pkuseg never produces this node: what mentions it never matches
+            self.codes[node] = len(self.codes) + 1
+        return self.codes[node]
+
+    def word(self, word: str) -> tuple[int, ...] | None:
+        """The word as node codes, "**Num" and "**Letter" read as one node each."""
+        nodes, at = [], 0
+        while at < len(word):
+            token = next((t for t in (_NUM, _LETTER) if word.startswith(t, at)), word[at])
+            code = self.code(token)
+            if code is None:
+                return None
+            nodes.append(code)
+            at += len(token)
+        return tuple(nodes)
+
+
+def _word_list(extractor, nodes: _NodeCodes) -> tuple[dict[str, int], list[tuple[int, ...]]]:
+    """pkuseg's word list as node sequences of 2..6 nodes (the only lengths it looks up): word -> id
+    (from 1; 0 is "**noWord") and each id's nodes."""
+    word_ids: dict[str, int] = {}
+    word_paths: list[tuple[int, ...]] = []
+    for word in sorted(extractor.unigram):
+        path = nodes.word(word)
+        if path is not None and 2 <= len(path) <= 6:
+            word_ids[word] = len(word_ids) + 1
+            word_paths.append(path)
+    return word_ids, word_paths
+
+
+class _Features(NamedTuple):
+    """pkuseg's features by kind, keyed by integers: unary (c, c-1, c1, c-2, c2: node code -> feature
+    id), `first` (namespaced packed code pairs -> feature id; the word spans join it later), the word
+    features (w-1, w1: word id -> feature id) and the word-pair features (packed id pair -> feature id)."""
+
+    unary: dict[str, dict[int, int]]
+    first: dict[int, int]
+    word_feature: dict[str, dict[int, int]]
+    word_pairs: dict[int, int]
+
+
+def _sort_features(extractor, nodes: _NodeCodes, word_ids: dict[str, int], n_words: int) -> _Features:
+    """Every feature string of pkuseg's model into its table, by the kind its head names."""
+    features = _Features({name: {} for name in ("c", "c-1", "c1", "c-2", "c2")}, {}, {"w-1": {}, "w1": {}}, {})
+    pair_namespace = {"c-1c": _PAIR_PREV, "cc1": _PAIR_NEXT, "c-2c-1": _PAIR_PREV2}
+    for feature, index in extractor.feature_to_idx.items():
+        head, _, rest = feature.partition(".")
+        if head in features.unary:
+            code = nodes.code(rest)
+            if code is not None:
+                features.unary[head][code] = index
+        elif head in pair_namespace:
+            left, *right = rest.split(".")  # nodes never hold "." (pkuseg renames it to "&")
+            if len(right) == 1:
+                left_code, right_code = nodes.code(left), nodes.code(right[0])
+                if left_code is not None and right_code is not None:
+                    features.first[pair_namespace[head] << 56 | left_code << _BITS | right_code] = index
+        elif head in features.word_feature:
+            if rest in word_ids:
+                features.word_feature[head][word_ids[rest]] = index
+        elif head == "ww":
+            side, rest = rest[0], rest[2:]
+            for split in (at for at, char in enumerate(rest) if char == "*"):
+                pre, post = rest[:split], rest[split + 1:]
+                pre_id = 0 if pre == _NO_WORD else word_ids.get(pre)
+                post_id = 0 if post == _NO_WORD else word_ids.get(post)
+                if pre_id and post_id:  # pkuseg's model has no feature with "**noWord" in it
+                    features.word_pairs[(side == "r") << 40 | pre_id * n_words + post_id] = index
+                elif pre_id is not None and post_id is not None:
+                    raise RuntimeError(f"pkuseg feature with **noWord: {feature!r}")
+        elif feature != "$$":
+            raise RuntimeError(f"pkuseg feature of an unknown kind: {feature!r}")
+    return features
+
+
+def _add_word_spans(first: dict[int, int], word_paths: list[tuple[int, ...]]) -> dict[int, int]:
+    """Words as span keys: spans of 2..4 nodes are looked up whole in `first` (added here); longer ones
+    by their 4-node prefix's id, which `first` holds in the high bits, and the rest of the word in the
+    returned second table."""
+    long_prefix: dict[tuple[int, ...], int] = {}
+    second: dict[int, int] = {}
+    for word_id, path in enumerate(word_paths, start=1):
+        if len(path) > 4:
+            prefix_id = long_prefix.setdefault(path[:4], len(long_prefix) + 1)
+            key = _pack(path[:4])
+            first[_SPAN4 << 56 | key] = first.get(_SPAN4 << 56 | key, 0) & 0xFFFFF | prefix_id << 20
+            second[prefix_id << 30 | len(path) << 26 | _pack(path[4:])] = word_id
+    for word_id, path in enumerate(word_paths, start=1):
+        if len(path) <= 4:
+            key = (_SPAN2, _SPAN3, _SPAN4)[len(path) - 2] << 56 | _pack(path)
+            first[key] = first.get(key, 0) | word_id
+    return second
+
+
+def _code_table(extractor, codes: dict[str, int]) -> np.ndarray:
+    """Code point -> node code, as pkuseg normalises characters (digits, letters, keywords)."""
+    code_of = np.zeros(0x110000, dtype=np.int64)
+    for node, code in codes.items():
+        if len(node) == 1:
+            code_of[ord(node)] = code
+    code_of[[ord(c) for c in extractor.num]] = codes[_NUM]
+    code_of[[ord(c) for c in extractor.letter]] = codes[_LETTER]
+    code_of[[ord(c) for c in extractor.keywords]] = codes.get("&", 0)  # keyword_rename: -._,|/*: -> &
+    return code_of
+
+
+def _weights_and_edges(model, zero: int) -> tuple[np.ndarray, np.ndarray]:
+    """pkuseg's node weights with a zero row at `zero` appended, and its edge scores as getLogYY
+    builds them."""
+    n_tag = model.n_tag
+    weights = np.zeros((zero + 1, n_tag), dtype=np.float64)
+    weights[:zero] = model.w[: zero * n_tag].reshape(zero, n_tag)
+    edge = np.ones((n_tag, n_tag), dtype=np.float64)  # pkuseg's getLogYY starts edges at 1.0
+    for s in range(n_tag):
+        for s_pre in range(n_tag):
+            edge[s_pre, s] += model.w[zero * n_tag + s * n_tag + s_pre]
+    return weights, edge

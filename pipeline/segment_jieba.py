@@ -1,9 +1,15 @@
 """jieba's precise mode, exactly, at rjieba's speed; and plain jieba as the reference.
 
+Simple twin: `JiebaReferenceSegmenter` (bottom of this file), plain jieba with user words added through
+its own API. Read it first: it is what `FastJiebaSegmenter` means. The fast one is worth reading only
+when jieba, rjieba or the user-dictionary rules change. tests/pipeline/test_segment_jieba.py pins the
+two together word for word (`test_fast_jieba_equals_jieba_on_every_wudao_document`, with and without
+HMM, `test_fast_jieba_equals_jieba_with_lexicon_words_and_user_dict`, and hypothesis on ASCII runs and
+rare characters); how fast and how often rjieba alone agrees: bench/README.md ("Segmentation").
+
 rjieba 0.2.2 (jieba-rs 0.11) computes jieba's DAG and route the same way, float for float, and its
-HMM Viterbi breaks ties as jieba does. On the 7,126 WuDao sample documents it matched jieba on
-every one without HMM and on 82% with HMM. Every difference traces to two places, both repaired
-here, so no sentence needs the slow path:
+HMM Viterbi breaks ties as jieba does. Where it differs from jieba, it differs in two places, both
+repaired here, so no sentence needs the slow path:
 - Character classes. rjieba puts CJK Extension A-F and compatibility ideographs (`_FOREIGN_HAN`)
   into its word blocks; jieba treats each as a block boundary. A text holding one is cut at those
   characters and the pieces segmented apart, which is what jieba's block split does.
@@ -37,7 +43,7 @@ _FOREIGN_CODES = ((0x3400, 0x4DBF), (0x9FD6, 0x9FFF), (0xF900, 0xFAFF), (0x20000
                   (0x2F800, 0x2FA1F))
 # A word `re_skip` would split lies inside a run of jieba's ASCII word characters holding a symbol.
 _SYMBOL_IN_RUN = re.compile(r"[a-zA-Z0-9+#&._%\-][+#&._%\-]|[+#&._%\-][a-zA-Z0-9+#&._%\-]")
-# One single-class scan (0.4 us a sentence) clears most sentences for rjieba's output as it is.
+# One single-class scan clears most sentences for rjieba's output as it is.
 _HMM_REPAIR_GATE = re.compile(f"[+#&._%\\-{_FOREIGN_RANGES}]")
 _ASCII_WORD = re.compile(r"[a-zA-Z0-9+#&._%\-]{2,}")
 _SYMBOL = re.compile(r"[+#&._%\-]")
@@ -58,6 +64,9 @@ _TOTAL_FILLER = "\ue000\u3002\ue000"
 
 
 class FastJiebaSegmenter:
+    """jieba's precise mode through rjieba, repaired where the two differ (module docstring); its
+    simple twin is `JiebaReferenceSegmenter`."""
+
     name = "jieba"
 
     def __init__(self, hmm: bool = True, user_words: Iterable[str] = (),
@@ -76,7 +85,7 @@ class FastJiebaSegmenter:
         self._pad_total()
         self.dictionary.add_lexicon_words(user_words)
         self.dictionary.add_user_dict(user_dict)
-        self._ambiguous = frozenset(  # isascii first: one C call clears nearly all 350k words
+        self._ambiguous = frozenset(  # isascii first: one C call clears nearly every word
             w for w, count in self.dictionary.freq.items()
             if w.isascii() and count and _ASCII_WORD.fullmatch(w) and not _SKIP_WHOLE.fullmatch(w)
         )
@@ -157,8 +166,8 @@ class FastJiebaSegmenter:
                        codes: np.ndarray | None = None) -> list[tuple[int, list[str]]]:
         """(index, pieces) of each of rjieba's HMM words that jieba's finalseg splits, in word order.
         Such a word is two or more of `[a-zA-Z0-9+#&._%-]` with a symbol among them (a word without one
-        is whole to `re_skip`), so only the words inside symbol runs (a sentence: thirty words, one
-        run) or, in a batch's text, the words holding a symbol (one in 160) are looked at."""
+        is whole to `re_skip`), so only the words inside symbol runs (in a sentence) or, in a batch's
+        text, the words holding a symbol (few) are looked at."""
         if len(text) < _ARRAY_TEXT:  # a sentence: numpy's per-call cost would outweigh the work
             if _SYMBOL_IN_RUN.search(text) is None:
                 return []
@@ -196,9 +205,10 @@ class FastJiebaSegmenter:
 
 
 def _holds_foreign_han(codes: np.ndarray) -> bool:
-    """`_FOREIGN_HAN.search(text) is not None` on the text's code points: `re` scans that class at
-    ~15 ns a character, this at ~1. An unsigned difference below the range's width is one comparison
-    for two; the supplementary ranges are looked at only in a text that reaches them."""
+    """`_FOREIGN_HAN.search(text) is not None` on the text's code points, cheaper than `re`'s scan of
+    that class (tests: `test_the_array_check_for_extension_ideographs_agrees_with_the_regex_at_every_range_edge`).
+    An unsigned difference below the range's width is one comparison for two; the supplementary ranges
+    are looked at only in a text that reaches them."""
     (low, width), *others = _FOREIGN_BMP
     found = (codes - low) <= width
     for low, width in others:
@@ -210,8 +220,8 @@ def _holds_foreign_han(codes: np.ndarray) -> bool:
 
 
 def word_lengths(words: list[str]) -> np.ndarray:
-    """`len` of each word as int64. A bytearray collects lengths under 256 at ~21 ns a word,
-    `np.fromiter` takes ~32: 11 ms of the 70 ms the sample's million words cost around rjieba."""
+    """`len` of each word as int64, collected through a bytearray while every length is under 256,
+    which is cheaper than `np.fromiter` on a batch's million words (bench/README.md, "Segmentation")."""
     try:
         return np.frombuffer(bytearray(map(len, words)), dtype=np.uint8).astype(np.int64)
     except ValueError:  # a word of 256 characters or more: a long ASCII or space run
@@ -221,7 +231,7 @@ def word_lengths(words: list[str]) -> np.ndarray:
 def _words_holding_symbols(codes: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Indices, ascending and distinct, of the words (ending at `ends`) that hold one of `+#&._%-`.
     One comparison finds U+0023-U+002E (six of the seven, among `$'(),*`) and one `_`; the table
-    then sorts the few hits, where a lookup over all code points would cost twice as much."""
+    then sorts the few hits, cheaper than a lookup over all code points."""
     near = (codes - np.uint32(0x23)) <= 0x2E - 0x23
     near |= codes == 0x5F
     positions = np.flatnonzero(near)
@@ -231,7 +241,8 @@ def _words_holding_symbols(codes: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 class JiebaReferenceSegmenter:
-    """Plain jieba, user words added through its own API: the yardstick for the fast backend."""
+    """Plain jieba, user words added through its own API: the simple twin of `FastJiebaSegmenter`, and
+    the yardstick its tests hold it to."""
 
     name = "jieba-reference"
 

@@ -2,10 +2,10 @@
 
 pkuseg drops whitespace (it splits its input on it); the segmenter contract needs words that cover
 the text exactly, so each whitespace run comes back as a word of its own. Without those, the words
-are exactly `pkuseg.pkuseg(user_dict=...).cut(text)`, computed by `pipeline.pkuseg_inference` on
-pkuseg's own weights: ~2.7x pkuseg's speed one sentence a call (numpy's per-call overhead bounds
-it), ~9x through `cut_many`, which runs the model once over many texts (bench/segmentation.py) and
-is what `prepare` calls (pipeline/annotate.py).
+are exactly `pkuseg.pkuseg(user_dict=...).cut(text)` (the simple twin), computed by
+`pipeline.pkuseg_inference` on pkuseg's own weights, fastest through `cut_many`, which runs the model
+once over many texts and is what `prepare` calls (pipeline/annotate.py); figures in bench/README.md
+("Segmentation").
 """
 from __future__ import annotations
 

@@ -12,14 +12,8 @@ from schemas.errors import UserInputError
 
 MB = 1_000_000  # decimal units throughout: plan, benchmark figure and progress lines agree
 
-# `erlangshen-data prepare --workers 1 --vocab bert-base-chinese-vocab.txt` (default lexicon) on
-# ../shared/data/wudao-sample (5.92 MB, 7,126 documents), on this 2-core AMD EPYC VM: CPU seconds of
-# that run minus those of the same command on 5 of its documents, which removes the fixed start-up
-# (imports, segmenter, lexicon, vocab, validation: ~5.1 CPU-s): 6.16-6.18 vs 5.09-5.17 CPU-s, i.e.
-# 5.92 MB in 1.02-1.07 CPU-s = 5.5-5.8 MB/s/core (2026-11-27 12:43 UTC; 4.9-5.0 earlier that day);
-# `python -m bench.throughput` (same subtraction, a 2-record input) gave 5.8. The day's spread is wide,
-# so a figure below it is taken. CPU time, not wall time, so neighbours on a shared VM do not count.
-# Re-measure as the pipeline speeds up (`python bench/plan_rate.py` does the first).
+# One in-process worker's CPU-time rate on the WuDao sample, start-up excluded, taken below the day's
+# spread; how it was measured and when: bench/README.md ("Capacity plan rate", `python bench/plan_rate.py`).
 MEASURED_MB_PER_S_PER_CORE = 5.0
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgtp]i?b?|b)?\s*$", re.IGNORECASE)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from apache_beam.metrics import Metrics
 
+from pipeline.beam.layout import METRICS_NAMESPACE
+
 _MB = 1_000_000  # decimal, like the figures of `plan`
 
 
@@ -39,8 +41,8 @@ def progress_line(phase: str, documents: int, size: int, seconds: float) -> str:
 
 def report_progress(phase: str, documents: int, size: int, interval_s: float = 10.0) -> None:
     """Counts what a step has done and prints this process's totals at most every `interval_s` seconds."""
-    Metrics.counter("erlangshen", f"progress.{phase}.documents").inc(documents)
-    Metrics.counter("erlangshen", f"progress.{phase}.bytes").inc(size)
+    Metrics.counter(METRICS_NAMESPACE, f"progress.{phase}.documents").inc(documents)
+    Metrics.counter(METRICS_NAMESPACE, f"progress.{phase}.bytes").inc(size)
     now = time.monotonic()
     with _lock:
         tally = _tallies.setdefault(phase, _Tally(started=now, printed=now))
