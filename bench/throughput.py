@@ -97,7 +97,7 @@ class _Timed:
 # ---------------------------------------------------------------- children (one measurement each)
 
 def _lexicon_and_segmenter(name: str | None):
-    """As the pipeline's workers build them (pipeline/transforms.py `_Tools`): the default lexicon,
+    """As the pipeline's workers build them (pipeline/beam/stages.py `WorkerTools`): the default lexicon,
     and a segmenter that keeps its entries whole."""
     from knowledge.lexicon import load_lexicons
     from pipeline.clean import normalize_text
