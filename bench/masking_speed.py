@@ -22,7 +22,8 @@ from schemas.manifest import SpecialTokens  # noqa: E402
 from schemas.shard import SHARD_SCHEMA  # noqa: E402
 from trainer.config import MaskingConfig  # noqa: E402
 from trainer.data import PretrainingBatches  # noqa: E402
-from trainer.masking import mask_batch  # noqa: E402
+from trainer.examples import ExampleLayout  # noqa: E402
+from trainer.masking import example_keys, mask_batch  # noqa: E402
 
 SPECIALS = SpecialTokens(pad=0, unk=100, cls=101, sep=102, mask=103)
 
@@ -37,9 +38,10 @@ def synthetic_rows(count: int, seq: int, rng: np.random.Generator) -> pa.Table:
         starts[[0, cut + 1, cut + 2, seq - 1]] = True
         entity_start = np.arange(5, seq - 10, 40) + rng.integers(0, 10)
         entity_start = entity_start[entity_start + 4 < seq - 1]
-        rows.append({"input_ids": ids, "len_a": cut + 2, "word_start": starts.tolist(),
-                     "entity_start": entity_start.tolist(), "entity_end": (entity_start + 3).tolist(),
-                     "entity_type": [0] * len(entity_start), "sop_label": int(rng.integers(2)), "doc_id": f"d{i}"})
+        rows.append({"input_ids": ids, "word_start": starts.tolist(), "entity_start": entity_start.tolist(),
+                     "entity_end": (entity_start + 3).tolist(), "entity_type": [0] * len(entity_start),
+                     "example_len": [seq], "len_a": [cut + 2], "sop_label": [int(rng.integers(2))],
+                     "doc_id": [f"d{i}"], "example_in_doc": [0]})
     return pa.Table.from_pylist(rows, schema=SHARD_SCHEMA)
 
 
@@ -66,6 +68,8 @@ def main() -> None:
     entity_row = np.repeat(np.arange(args.batch), starts.value_lengths().to_numpy())
     entity_start = starts.flatten().to_numpy().astype(np.int64)
     entity_end = table.column("entity_end").combine_chunks().flatten().to_numpy().astype(np.int64)
+    examples = ExampleLayout.from_lengths(np.full(args.batch, args.seq), np.ones(args.batch, dtype=np.int64), ids.shape[1])
+    keys = example_keys([f"d{i}" for i in range(args.batch)], np.zeros(args.batch, dtype=np.int64))
 
     def time_it(step) -> float:
         step(0)
@@ -75,7 +79,7 @@ def main() -> None:
         return args.batch * args.repeats / (time.perf_counter() - began)
 
     mask_only = time_it(lambda epoch: mask_batch(
-        ids, word_start, special, entity_row, entity_start, entity_end, row_ids, seed=1, epoch=epoch,
+        ids, word_start, special, entity_row, entity_start, entity_end, examples, keys, seed=1, epoch=epoch,
         mask_id=SPECIALS.mask, random_ids=batches.replacement_ids, config=MaskingConfig()))
     whole = time_it(lambda epoch: batches.collate(table, row_ids))
     masked = collated["mlm_positions"].numel() / int((~special).sum())

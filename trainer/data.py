@@ -20,8 +20,13 @@ The epoch's stream is cut into `world_size` contiguous ranges of whole micro-bat
 fills no micro-batch on every rank is dropped, a different tail each epoch); loader workers of a rank
 take its micro-batches round-robin from `start`, the order `DataLoader` returns them in. So the
 position of a run inside an epoch is one integer, the number of micro-batches a rank has consumed,
-and does not depend on the number of workers. Masks are keyed on a row's global id in manifest order,
-never on its place in the stream, so a row's masks do not depend on `mix_shards`, rank or worker.
+and does not depend on the number of workers.
+
+Rows are packed (shard layout 3.0): a row holds one or more whole SOP examples, so a micro-batch of
+B rows holds more than B examples and little padding. The collator describes where each example sits
+(`trainer/examples.py`) and the model keeps attention, positions, token types and SOP inside it.
+Masks are keyed on the example's (doc_id, example_in_doc), never on its row or place, so they do not
+depend on packing, `mix_shards`, rank or worker either.
 
 Batches are built from Arrow buffers with numpy, never row by row in Python, and are padded only to
 the longest row (rounded up to `pad_to_multiple_of`, which bounds `torch.compile` recompiles).
@@ -43,16 +48,20 @@ from schemas import shard as cols
 from schemas.errors import UserInputError
 from schemas.manifest import MANIFEST_NAME, Manifest, SpecialTokens, read_manifest
 from trainer.config import MIX_SHARDS, MaskingConfig
-from trainer.masking import mask_batch, replacement_ids
+from trainer.examples import ExampleLayout
+from trainer.masking import example_keys, mask_batch, replacement_ids
 
-COLUMNS = [cols.INPUT_IDS, cols.LEN_A, cols.WORD_START, cols.ENTITY_START, cols.ENTITY_END, cols.SOP_LABEL]
+COLUMNS = [cols.INPUT_IDS, cols.WORD_START, cols.ENTITY_START, cols.ENTITY_END, cols.EXAMPLE_LEN, cols.LEN_A,
+           cols.SOP_LABEL, cols.DOC_ID, cols.EXAMPLE_IN_DOC]
+# Shard layouts this reader understands: 3.x holds packed rows with per-example columns.
+READABLE_MAJOR = "3"
 
 
 @dataclass(frozen=True)
 class ShardFile:
     path: Path
     rows: int
-    first_row: int  # global row id of its first row, in manifest order: the key masks are drawn from
+    first_row: int  # global row id of its first row, in manifest order
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,9 @@ def open_shards(data_dir: str | Path, eval_shards: int = 0) -> ShardSet:
     if not (directory / MANIFEST_NAME).is_file():
         raise UserInputError(f"{directory} has no {MANIFEST_NAME}: run `erlangshen-data prepare` first")
     manifest = read_manifest(directory)
+    if manifest.schema_version.split(".")[0] != READABLE_MAJOR:
+        raise UserInputError(f"{directory} holds shard layout {manifest.schema_version}; this trainer reads "
+                             f"{READABLE_MAJOR}.x (packed rows): run `erlangshen-data prepare` again")
     files, first = [], 0
     for info in manifest.shards:
         path = directory / info.file
@@ -175,6 +187,10 @@ class PretrainingBatches(IterableDataset):
         return self.collate(table, row_ids)
 
     def collate(self, table: pa.Table, row_ids: np.ndarray) -> dict[str, torch.Tensor]:
+        """Padded (B, S) tensors of `table`'s rows, masked, and where their E examples sit: per token
+        `position_ids` and `token_type_ids` that restart at each example and `sequence_ids` (the
+        example within the row, -1 on padding); per example `cls_positions` (flat [CLS] indices) and
+        `sop_labels`. `row_ids` are the rows' global ids, kept for the caller's bookkeeping."""
         ids_column = table.column(cols.INPUT_IDS).combine_chunks()
         lengths = ids_column.value_lengths().to_numpy().astype(np.int64)
         batch = lengths.size
@@ -182,6 +198,16 @@ class PretrainingBatches(IterableDataset):
         seq = min(-(-int(lengths.max()) // multiple) * multiple, self.max_len)
         if lengths.max() > seq:
             raise UserInputError(f"a row has {lengths.max()} tokens; the model has {self.max_len} positions")
+        example_column = table.column(cols.EXAMPLE_LEN).combine_chunks()
+        example_len = example_column.flatten().to_numpy().astype(np.int64)
+        per_row = example_column.value_lengths().to_numpy().astype(np.int64)
+        if not np.array_equal(np.bincount(np.repeat(np.arange(batch), per_row), example_len, minlength=batch),
+                              lengths) or (per_row == 0).any():
+            raise UserInputError("a shard row's example_len does not add up to its tokens: the shard is corrupt")
+        examples = ExampleLayout.from_lengths(example_len, per_row, seq)
+        keys = example_keys(table.column(cols.DOC_ID).combine_chunks().flatten().to_pylist(),
+                            table.column(cols.EXAMPLE_IN_DOC).combine_chunks().flatten().to_numpy())
+
         columns = np.arange(seq)
         real = columns[None, :] < lengths[:, None]
         pad = self.specials.pad
@@ -201,21 +227,29 @@ class PretrainingBatches(IterableDataset):
             entity_row,
             starts.flatten().to_numpy().astype(np.int64),
             table.column(cols.ENTITY_END).combine_chunks().flatten().to_numpy().astype(np.int64),
-            row_ids,
+            examples,
+            keys,
             seed=self.seed,
             epoch=self.epoch,
             mask_id=self.specials.mask,
             random_ids=self.replacement_ids,
             config=self.masking,
         )
-        len_a = table.column(cols.LEN_A).to_numpy().astype(np.int64)
+        len_a = table.column(cols.LEN_A).combine_chunks().flatten().to_numpy().astype(np.int64)
+        position = examples.positions()
+        token_type = real.reshape(-1) & (position >= len_a[np.maximum(examples.of_token, 0)])
+        sop = table.column(cols.SOP_LABEL).combine_chunks().flatten().to_numpy().astype(np.int64)
         return {
             "input_ids": torch.from_numpy(masked.input_ids),
-            "token_type_ids": torch.from_numpy((real & (columns[None, :] >= len_a[:, None])).astype(np.int64)),
+            "token_type_ids": torch.from_numpy(token_type.reshape(batch, seq).astype(np.int64)),
             "attention_mask": torch.from_numpy(real),
+            "position_ids": torch.from_numpy(position.reshape(batch, seq)),
+            "sequence_ids": torch.from_numpy(examples.sequence_ids().reshape(batch, seq)),
+            "cls_positions": torch.from_numpy(examples.start),
+            "example_len": torch.from_numpy(example_len),
             "mlm_positions": torch.from_numpy(masked.positions),
             "mlm_labels": torch.from_numpy(masked.labels),
-            "sop_labels": torch.from_numpy(table.column(cols.SOP_LABEL).to_numpy().astype(np.int64)),
+            "sop_labels": torch.from_numpy(sop),
             "row_ids": torch.from_numpy(row_ids.astype(np.int64)),
         }
 

@@ -1,8 +1,11 @@
 """`input_ids` as a Megatron-LM indexed dataset (`PREFIX.bin` + `PREFIX.idx`, the MMIDIDX format).
 
-One sequence per row, tokens exactly as in the shard (specials included), stored as uint16. Rows
-that follow each other with the same `doc_id` form one document, which restores the source
-documents as far as the shards keep them together (the pipeline writes a document's rows in a run).
+One sequence per example, tokens exactly as in the shard (specials included), stored as uint16:
+packed rows (layout 3.0) are unpacked, since Megatron's BERT dataset builds its own samples from
+sequences. Inside a shard, a document's examples are put back together in `example_in_doc` order
+(packing may have moved them apart, within the window it packs), documents in the order their first
+example appears; consecutive sequences with the same `doc_id` form one document, across shards too
+(a document's examples run over a part boundary). A shard at a time is held, never the corpus.
 The format, as `megatron.core.datasets.indexed_dataset` reads it: header `MMIDIDX\\0\\0`, version
 u64 = 1, dtype code u8, sequence count u64, document-index count u64, int32 lengths, int64 byte
 pointers, int64 document indices (0, then the sequence index that ends each document).
@@ -14,6 +17,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import shard as cols
@@ -35,27 +39,27 @@ def export_megatron(data_dir: str | Path, out_prefix: str | Path) -> tuple[int, 
     prefix.parent.mkdir(parents=True, exist_ok=True)
     bin_path, idx_path = Path(f"{prefix}.bin"), Path(f"{prefix}.idx")
     lengths: list[np.ndarray] = []
-    boundaries: list[np.ndarray] = []  # row indices where a new document starts
+    boundaries: list[np.ndarray] = []  # sequence indices where a new document starts
     previous_doc: str | None = None
-    rows_seen = 0
+    sequences_seen = 0
     with open(f"{bin_path}.partial", "wb") as data:
         for info in manifest.shards:
-            parquet = pq.ParquetFile(directory / info.file)
-            for batch in parquet.iter_batches(columns=[cols.INPUT_IDS, cols.DOC_ID], batch_size=8192):
-                ids = batch.column(cols.INPUT_IDS)
-                data.write(ids.flatten().to_numpy().astype(np.uint16).tobytes())
-                lengths.append(ids.value_lengths().to_numpy().astype(np.int32))
-                doc_ids = np.asarray(batch.column(cols.DOC_ID).to_pylist(), dtype=object)
+            table = pq.read_table(directory / info.file, columns=[cols.INPUT_IDS, cols.EXAMPLE_LEN, cols.DOC_ID,
+                                                                   cols.EXAMPLE_IN_DOC])
+            ids, example_len, doc_ids = _examples_by_document(table)
+            data.write(ids.astype(np.uint16).tobytes())
+            lengths.append(example_len.astype(np.int32))
+            if doc_ids.size:
                 starts = np.flatnonzero(doc_ids[1:] != doc_ids[:-1]) + 1
-                if previous_doc is None or doc_ids[0] != previous_doc:
+                if doc_ids[0] != previous_doc:
                     starts = np.concatenate([[0], starts])
-                boundaries.append(starts + rows_seen)
+                boundaries.append(starts + sequences_seen)
                 previous_doc = doc_ids[-1]
-                rows_seen += len(doc_ids)
+            sequences_seen += doc_ids.size
     sequence_lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int32)
     pointers = np.concatenate([[0], np.cumsum(sequence_lengths.astype(np.int64) * 2)[:-1]]).astype(np.int64)
     document_starts = np.concatenate(boundaries) if boundaries else np.zeros(0, dtype=np.int64)
-    document_indices = np.concatenate([document_starts[1:], [rows_seen]]) if rows_seen else np.zeros(0)
+    document_indices = np.concatenate([document_starts[1:], [sequences_seen]]) if sequences_seen else np.zeros(0)
     document_indices = np.concatenate([[0], document_indices]).astype(np.int64)
     with open(f"{idx_path}.partial", "wb") as index:
         index.write(INDEX_HEADER)
@@ -69,3 +73,19 @@ def export_megatron(data_dir: str | Path, out_prefix: str | Path) -> tuple[int, 
     os.replace(f"{bin_path}.partial", bin_path)
     os.replace(f"{idx_path}.partial", idx_path)
     return len(sequence_lengths), len(document_indices) - 1
+
+
+def _examples_by_document(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A shard's examples as (token ids, lengths, doc ids), each document's examples together in
+    `example_in_doc` order, documents in the order of their first example."""
+    ids = table.column(cols.INPUT_IDS).combine_chunks().flatten().to_numpy()
+    example_len = table.column(cols.EXAMPLE_LEN).combine_chunks().flatten().to_numpy().astype(np.int64)
+    docs = table.column(cols.DOC_ID).combine_chunks().flatten().dictionary_encode()  # codes by first appearance
+    codes = docs.indices.to_numpy()
+    order = np.lexsort((table.column(cols.EXAMPLE_IN_DOC).combine_chunks().flatten().to_numpy(), codes))
+    first_token = np.concatenate([[0], np.cumsum(example_len)[:-1]]).astype(np.int64)
+    lengths = example_len[order]
+    within = np.arange(int(lengths.sum())) - np.repeat(np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    tokens = ids[np.repeat(first_token[order], lengths) + within]
+    doc_ids = np.asarray(docs.dictionary.to_pylist(), dtype=object)[codes[order]]
+    return tokens, lengths, doc_ids

@@ -30,7 +30,8 @@ from trainer.metrics import MetricsLog, peak_flops
 from trainer.model import MegatronBertForPreTraining, PretrainingLoss
 
 METRICS_FILE = "metrics.jsonl"
-MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "mlm_positions", "mlm_labels", "sop_labels")
+MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "mlm_positions", "mlm_labels", "sop_labels",
+                "position_ids", "sequence_ids", "cls_positions")
 
 
 def lr_factor(step: int, config: TrainConfig) -> float:
@@ -106,8 +107,9 @@ def _loader(dataset: PretrainingBatches, config: TrainConfig, device: torch.devi
                       generator=torch.Generator().manual_seed(config.seed))
 
 
-class _Stream:
-    """Micro-batches across epochs for this rank; `position` always names the next one to consume."""
+class _MicroBatchesAcrossEpochs:
+    """This rank's micro-batches, epoch after epoch, from `position`, which always names the next one
+    to consume (the checkpoint saves it)."""
 
     def __init__(self, shards: ShardSet, config: TrainConfig, rank: int, world: int, device: torch.device,
                  position: Position, max_len: int) -> None:
@@ -138,9 +140,20 @@ def batches_for(files: list[ShardFile], shards: ShardSet, config: TrainConfig, r
     )
 
 
-def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, Any]:
+def model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, Any]:
+    """A collated batch as the model's keyword arguments on `device`.
+
+    Checked on the host: rows that hold one example each and no padding need no mask at all (SDPA's
+    fastest path, positions 0 .. S-1 and pooling at column 0 are then the defaults); padded rows of
+    one example each need only the key-padding mask; packed rows need `sequence_ids`, which implies
+    the padding."""
     inputs = {k: batch[k].to(device, non_blocking=True) for k in MODEL_INPUTS}
-    if bool(batch["attention_mask"].all()):  # checked on the host: no padding, SDPA's fastest path
+    one_example_per_row = batch["cls_positions"].numel() == batch["input_ids"].shape[0]
+    if one_example_per_row:
+        inputs["position_ids"] = inputs["sequence_ids"] = inputs["cls_positions"] = None
+        if bool(batch["attention_mask"].all()):
+            inputs["attention_mask"] = None
+    else:
         inputs["attention_mask"] = None
     return inputs
 
@@ -195,7 +208,7 @@ def accumulate_gradients(model: torch.nn.Module, micro_batches: list[dict[str, t
         sync = nullcontext() if last or not isinstance(model, DistributedDataParallel) else model.no_sync()
         with sync:
             with _autocast(device):
-                result = model(**_to_device(batch, device), mlm_normalizer=mlm_normalizer,
+                result = model(**model_inputs(batch, device), mlm_normalizer=mlm_normalizer,
                                sop_normalizer=sop_normalizer)
             # Outside autocast, as PyTorch's AMP notes ask: backward ops run in the dtype autocast chose
             # for their forward ops anyway, and backward under autocast is not a supported mode.
@@ -215,7 +228,7 @@ def evaluate(model: torch.nn.Module, shards: ShardSet, config: TrainConfig, rank
         if index >= config.eval_batches:
             break
         with _autocast(device):
-            totals.add(model(**_to_device(batch, device)))
+            totals.add(model(**model_inputs(batch, device)))
     model.train()
     return totals.reduce()
 
@@ -243,7 +256,6 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
         model = build_model(config, shards, device)
         torch.manual_seed(config.seed + rank)  # dropout masks differ per rank
         max_len = model.config.max_position_embeddings
-        flops_per_token = {}
         core = model
         model = _parallelize(model, config, world, device)
         optimizer = configure_optimizer(model, config, device)
@@ -261,18 +273,15 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
         if rank == 0:
             out.mkdir(parents=True, exist_ok=True)
         stop = min(config.max_steps, config.stop_after_steps or config.max_steps)
-        stream = iter(_Stream(shards, config, rank, world, device, position, max_len))
+        stream = iter(_MicroBatchesAcrossEpochs(shards, config, rank, world, device, position, max_len))
         totals, records = _Totals(device), []
         peak = peak_flops(device)
         window_start, window_tokens, window_flops = time.perf_counter(), 0, 0.0
         while position.step < stop:
             micro_batches = [next(stream) for _ in range(config.grad_accum_steps)]
-            for batch in micro_batches:
-                seq = batch["input_ids"].shape[1]
-                if seq not in flops_per_token:
-                    flops_per_token[seq] = core.flops_per_token(seq)
+            for batch in micro_batches:  # real tokens only: padding and masked-out attention do no work
                 window_tokens += int(batch["attention_mask"].sum())
-                window_flops += batch["input_ids"].numel() * flops_per_token[seq]
+                window_flops += core.example_flops(batch["example_len"].tolist())
             for result in accumulate_gradients(model, micro_batches, device, world):
                 totals.add(result)
             lr = scheduler.get_last_lr()[0]  # the rate of this step's update, before the scheduler moves on

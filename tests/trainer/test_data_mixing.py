@@ -31,7 +31,8 @@ SEED = 5
 
 @pytest.fixture(scope="module")
 def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_shard_set(tmp_path_factory.mktemp("sources"), shards=len(ROWS), rows_per_shard=ROWS, max_len=32)
+    return write_shard_set(tmp_path_factory.mktemp("sources"), shards=len(ROWS), rows_per_shard=ROWS, max_len=32,
+                           examples_per_row=2)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def _row_ids(batches: list[dict[str, np.ndarray]]) -> np.ndarray:
 
 
 def _source(row: dict) -> str:
-    return row["doc_id"].split("/")[0]
+    return row["doc_id"][0].split("/")[0]
 
 
 def _mean_sources_per_batch(batches: list[dict[str, np.ndarray]], rows_by_id: list[dict]) -> float:
@@ -146,15 +147,16 @@ def test_a_row_keeps_its_id_content_and_masks_whatever_k(source_dir: Path, rows_
             for i, row_id in enumerate(b["row_ids"].tolist()):
                 chosen = b["mlm_positions"][b["mlm_positions"] // seq == i] % seq
                 length = int(b["attention_mask"][i].sum())
-                out[row_id] = (tuple(original[i, :length]), int(b["sop_labels"][i]), tuple(chosen))
+                sop_labels = b["sop_labels"][b["cls_positions"] // seq == i]  # its examples' labels
+                out[row_id] = (tuple(original[i, :length]), sop_labels.tolist(), tuple(chosen))
         return out
 
     mixed, shard_major = by_row(_batches(source_dir, 4)), by_row(_batches(source_dir, 1))
-    for row_id, (ids, sop_label, _) in mixed.items():
-        assert ids == tuple(rows_by_id[row_id]["input_ids"]) and sop_label == rows_by_id[row_id]["sop_label"]
+    for row_id, (ids, sop_labels, _) in mixed.items():
+        assert ids == tuple(rows_by_id[row_id]["input_ids"]) and sop_labels == rows_by_id[row_id]["sop_label"]
     common = set(mixed) & set(shard_major)
     assert len(common) > sum(ROWS) - 2 * MICRO
-    assert all(mixed[r] == shard_major[r] for r in common)  # masks are keyed on the row, not on its place
+    assert all(mixed[r] == shard_major[r] for r in common)  # masks are keyed on the examples, not on their place
 
 
 def test_a_reader_holds_one_group_and_reads_each_shard_once(source_dir: Path,
@@ -174,7 +176,7 @@ def test_a_reader_holds_one_group_and_reads_each_shard_once(source_dir: Path,
     monkeypatch.setattr(data_module.pq, "read_table", recording_read_table)
     assert _batches(source_dir, k)
     assert sorted(name for name, _ in reads) == sorted(p.name for p in (source_dir / "shards").glob("*.parquet"))
-    assert all(columns == COLUMNS for _, columns in reads)  # never doc_id, entity_type: only what a batch needs
+    assert all(columns == COLUMNS for _, columns in reads)  # never entity_type: only what a batch needs
     assert max(alive_before) == k - 1  # the group being loaded; the previous one is gone
 
 

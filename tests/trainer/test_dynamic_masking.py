@@ -1,5 +1,6 @@
 """Masking properties: rate, whole units, no specials, determinism, fresh masks each epoch, the
-entity boost, independent draws across epochs, real replacement tokens, and the per-row reference."""
+entity boost, independent draws across epochs, real replacement tokens, the per-example reference,
+and the same masks for an example packed with others or alone."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,9 +12,10 @@ import pytest
 from schemas.manifest import SpecialTokens
 from trainer.config import MaskingConfig
 from trainer.data import PretrainingBatches, open_shards
-from trainer.masking import _UNIT_STREAM, mask_batch, position_hash, replacement_ids, row_keys
+from trainer.examples import ExampleLayout
+from trainer.masking import _UNIT_STREAM, draw_keys, example_keys, mask_batch, position_hash, replacement_ids
 
-from shard_factory import PLACEHOLDER_IDS, SPECIALS, VOCAB_SIZE
+from shard_factory import PLACEHOLDER_IDS, SPECIALS, VOCAB_SIZE, write_one_example_per_row, write_shard_set
 
 BERT_VOCAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "vocab" / "bert-base-chinese-vocab.txt"
 
@@ -23,6 +25,12 @@ def _epoch_batches(shard_dir: Path, epoch: int, seed: int = 7, **kw) -> list[dic
     data = PretrainingBatches(shards.train, SPECIALS, VOCAB_SIZE, micro_batch_size=32, seed=seed, epoch=epoch,
                               replacement_ids=shards.replacement_ids, **kw)
     return list(data)
+
+
+def _full_rows(ids: np.ndarray) -> ExampleLayout:
+    """One example a row, filling it: the layout of rows with no packing and no padding."""
+    rows, seq = ids.shape
+    return ExampleLayout.from_lengths(np.full(rows, seq), np.ones(rows, dtype=np.int64), seq)
 
 
 def _units(row_ids: np.ndarray, shard_dir: Path) -> dict[int, dict]:
@@ -107,7 +115,7 @@ def test_every_unit_is_masked_at_a_rate_of_one() -> None:
     ids[:, 0], ids[:, -1] = SPECIALS.cls, SPECIALS.sep
     special = np.isin(ids, [SPECIALS.cls, SPECIALS.sep])
     empty = np.zeros(0, dtype=np.int64)
-    masked = mask_batch(ids, np.ones(ids.shape, dtype=bool), special, empty, empty, empty,
+    masked = mask_batch(ids, np.ones(ids.shape, dtype=bool), special, empty, empty, empty, _full_rows(ids),
                         np.arange(rows, dtype=np.uint64), seed=3, epoch=0, mask_id=SPECIALS.mask,
                         random_ids=np.arange(672, 800), config=MaskingConfig(mask_rate=1.0))
     assert masked.positions.size == int((~special).sum())  # 253,952 one-token units
@@ -189,7 +197,7 @@ def test_masks_differ_across_epochs_and_seeds_for_the_same_row(shard_dir: Path) 
     assert sum(e0[r] == other_seed[r] for r in set(e0) & set(other_seed)) < 0.05 * len(common)
 
 
-def test_mask_of_a_row_does_not_depend_on_its_batch() -> None:
+def test_mask_of_an_example_does_not_depend_on_its_batch() -> None:
     rng = np.random.default_rng(0)
     ids = rng.integers(700, 900, (4, 40))
     ids[:, 0], ids[:, -1] = SPECIALS.cls, SPECIALS.sep
@@ -198,17 +206,18 @@ def test_mask_of_a_row_does_not_depend_on_its_batch() -> None:
     rows = np.array([10, 11, 12, 13], dtype=np.uint64)
     kw = dict(seed=1, epoch=2, mask_id=SPECIALS.mask, random_ids=np.arange(104, VOCAB_SIZE), config=MaskingConfig())
     empty = np.zeros(0, dtype=np.int64)
-    whole = mask_batch(ids, starts, special, empty, empty, empty, rows, **kw)
-    alone = mask_batch(ids[2:3], starts[2:3], special[2:3], empty, empty, empty, rows[2:3], **kw)
+    whole = mask_batch(ids, starts, special, empty, empty, empty, _full_rows(ids), rows, **kw)
+    alone = mask_batch(ids[2:3], starts[2:3], special[2:3], empty, empty, empty, _full_rows(ids[2:3]), rows[2:3], **kw)
     assert np.array_equal(whole.input_ids[2], alone.input_ids[0])
 
 
-def _reference_row(ids: list[int], word_start: list[bool], spans: list[tuple[int, int]], row_id: int, *,
-                   seed: int, epoch: int, config: MaskingConfig) -> list[int]:
-    """The simple twin of `mask_batch`'s unit choice, one row in plain Python: walk the tokens into
-    units (an entity span is one unit; the parts of words it cuts are units of their own), give each
-    its kind's probability so that the expected masked tokens are mask_rate of the maskable ones, and
-    draw it from the same hash. Returns the chosen positions."""
+def _reference_example(ids: list[int], word_start: list[bool], spans: list[tuple[int, int]], key: int, *,
+                       seed: int, epoch: int, config: MaskingConfig) -> list[int]:
+    """The simple twin of `mask_batch`'s unit choice, one example in plain Python: walk the tokens
+    into units (an entity span is one unit; the parts of words it cuts are units of their own), give
+    each its kind's probability so that the expected masked tokens are mask_rate of the maskable ones,
+    and draw it from the same hash of the example's key and the unit's position in the example.
+    Returns the chosen positions."""
     special = [t in (SPECIALS.cls, SPECIALS.sep) for t in ids]
     entity_at = {s: e for s, e in spans}
     units: list[tuple[int, int, bool]] = []  # (start, length, is entity)
@@ -229,7 +238,7 @@ def _reference_row(ids: list[int], word_start: list[bool], spans: list[tuple[int
             position = end
     maskable = sum(length for _, length, _ in units)
     weighted = sum(length * (config.entity_boost if entity else 1.0) for _, length, entity in units)
-    key = row_keys(seed, epoch, np.array([row_id], dtype=np.uint64), _UNIT_STREAM)
+    key = draw_keys(seed, epoch, np.array([key], dtype=np.uint64), _UNIT_STREAM)
     chosen = []
     for start, length, entity in units:
         probability = min(config.mask_rate * maskable / weighted * (config.entity_boost if entity else 1.0), 1.0)
@@ -239,16 +248,71 @@ def _reference_row(ids: list[int], word_start: list[bool], spans: list[tuple[int
     return chosen
 
 
+def _examples_of(row: dict) -> list[tuple[int, list[int], list[bool], list[tuple[int, int]], int]]:
+    """A stored row's examples: (offset in the row, ids, word starts, entity spans, key)."""
+    keys = example_keys(row["doc_id"], np.array(row["example_in_doc"]))
+    out, offset = [], 0
+    for length, key in zip(row["example_len"], keys.tolist(), strict=True):
+        end = offset + length
+        spans = [(s - offset, e - offset) for s, e in zip(row["entity_start"], row["entity_end"]) if offset <= s < end]
+        out.append((offset, row["input_ids"][offset:end], row["word_start"][offset:end], spans, key))
+        offset = end
+    return out
+
+
+@pytest.fixture(scope="module")
+def packed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three examples of one document a row, rows up to 64 tokens."""
+    return write_shard_set(tmp_path_factory.mktemp("packed"), shards=3, rows_per_shard=64, examples_per_row=3,
+                           seed=1)
+
+
 @pytest.mark.parametrize("boost", [1.0, 2.5])
-def test_vectorised_units_and_draws_equal_the_per_row_reference(shard_dir: Path, boost: float) -> None:
+@pytest.mark.parametrize("layout", ["one example a row", "packed"])
+def test_vectorised_units_and_draws_equal_the_per_example_reference(shard_dir: Path, packed_dir: Path, boost: float,
+                                                                     layout: str) -> None:
     masking = MaskingConfig(entity_boost=boost)
-    batches = _epoch_batches(shard_dir, 2, masking=masking)[:8]
-    chosen, rows = _chosen_and_entities(batches, shard_dir)
+    directory = shard_dir if layout == "one example a row" else packed_dir
+    batches = _epoch_batches(directory, 2, masking=masking)[:8]
+    chosen, rows = _chosen_and_entities(batches, directory)
+    examples = 0
     for row_id, row in rows.items():
-        word_start = list(row["word_start"])
-        spans = list(zip(row["entity_start"], row["entity_end"]))
-        expected = _reference_row(row["input_ids"], word_start, spans, row_id, seed=7, epoch=2, config=masking)
+        expected = []
+        for offset, ids, word_start, spans, key in _examples_of(row):
+            reference = _reference_example(ids, word_start, spans, key, seed=7, epoch=2, config=masking)
+            expected += [offset + position for position in reference]
+            examples += 1
         assert np.flatnonzero(chosen[row_id]).tolist() == expected, row_id
+    assert examples >= (3 if layout == "packed" else 1) * len(rows)
+
+
+def _masks_by_example(directory: Path, epoch: int) -> dict[tuple[str, int], tuple[list[int], list[int]]]:
+    """Per (doc_id, example_in_doc): its chosen positions inside the example and the ids they became."""
+    shards = open_shards(directory)
+    rows = sum(f.rows for f in shards.train)
+    batch = next(iter(PretrainingBatches(shards.train, SPECIALS, VOCAB_SIZE, micro_batch_size=rows, seed=7,
+                                         epoch=epoch, shuffle=False, replacement_ids=shards.replacement_ids)))
+    stored = _units(batch["row_ids"].numpy(), directory)
+    seq = batch["input_ids"].shape[1]
+    positions = batch["mlm_positions"].numpy()
+    after = batch["input_ids"].reshape(-1).numpy()
+    out = {}
+    for b, row_id in enumerate(batch["row_ids"].tolist()):
+        row = stored[row_id]
+        for index, (offset, ids, _, _, _) in enumerate(_examples_of(row)):
+            first = b * seq + offset
+            mine = positions[(positions >= first) & (positions < first + len(ids))]
+            out[(row["doc_id"][index], row["example_in_doc"][index])] = ((mine - first).tolist(), after[mine].tolist())
+    return out
+
+
+@pytest.mark.parametrize("epoch", [0, 3])
+def test_an_example_gets_the_same_mask_packed_as_one_example_a_row(packed_dir: Path, tmp_path: Path, epoch: int) -> None:
+    unpacked_dir = write_one_example_per_row(packed_dir, tmp_path / "unpacked")
+    packed, unpacked = _masks_by_example(packed_dir, epoch), _masks_by_example(unpacked_dir, epoch)
+    assert len(packed) == 3 * 3 * 64 and packed.keys() == unpacked.keys()
+    assert sum(len(chosen) for chosen, _ in packed.values()) > 1000
+    assert packed == unpacked
 
 
 def test_an_entity_cutting_words_is_one_unit_and_leaves_the_cut_parts_as_units() -> None:
@@ -259,14 +323,15 @@ def test_an_entity_cutting_words_is_one_unit_and_leaves_the_cut_parts_as_units()
     row = np.array([0])
     seen = set()
     for epoch in range(200):
-        masked = mask_batch(ids, word_start, special, row, np.array([2]), np.array([5]), np.array([9], np.uint64),
+        masked = mask_batch(ids, word_start, special, row, np.array([2]), np.array([5]), _full_rows(ids),
+                            np.array([9], np.uint64),
                             seed=1, epoch=epoch, mask_id=SPECIALS.mask, random_ids=np.arange(104, 800),
                             config=MaskingConfig(mask_rate=0.5))
         chosen = set(masked.positions.tolist())
         assert {2, 3, 4} <= chosen or not chosen & {2, 3, 4}
         seen.add(frozenset(chosen))
-        reference = _reference_row(ids[0].tolist(), word_start[0].tolist(), [(2, 5)], 9, seed=1, epoch=epoch,
-                                   config=MaskingConfig(mask_rate=0.5))
+        reference = _reference_example(ids[0].tolist(), word_start[0].tolist(), [(2, 5)], 9, seed=1, epoch=epoch,
+                                       config=MaskingConfig(mask_rate=0.5))
         assert sorted(chosen) == reference
     units = {frozenset({1}), frozenset({2, 3, 4}), frozenset({5, 6})}
     assert {frozenset(u) for s in seen for u in units if u <= s} == units  # each of the 3 units gets masked

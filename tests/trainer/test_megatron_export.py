@@ -15,35 +15,64 @@ indexed_dataset = pytest.importorskip(
 )
 
 
-def _rows(shard_dir: Path) -> pa.Table:
-    return pa.concat_tables(pq.read_table(p) for p in sorted((shard_dir / "shards").glob("*.parquet")))
+def _examples(shard_dir: Path) -> list[tuple[str, int, list[int]]]:
+    """(doc_id, example_in_doc, tokens) of every example, in shard and row order."""
+    out = []
+    for path in sorted((shard_dir / "shards").glob("*.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            offset = 0
+            for doc, index, length in zip(row["doc_id"], row["example_in_doc"], row["example_len"], strict=True):
+                out.append((doc, index, row["input_ids"][offset:offset + length]))
+                offset += length
+    return out
 
 
-def test_megatron_core_reads_back_the_same_tokens_and_documents(shard_dir: Path, tmp_path: Path) -> None:
-    sequences, documents = export_megatron(shard_dir, tmp_path / "out" / "erlangshen_text_document")
-    dataset = indexed_dataset.IndexedDataset(str(tmp_path / "out" / "erlangshen_text_document"))
-    table = _rows(shard_dir)
-    expected = table.column("input_ids").to_pylist()
-    assert sequences == len(dataset) == len(expected)
-    for index in (0, 1, len(expected) // 2, len(expected) - 1):
-        assert dataset[index].dtype == np.uint16
-        assert dataset[index].tolist() == expected[index]
-    assert sum(len(dataset[i]) for i in range(len(dataset))) == sum(map(len, expected))
-    doc_ids = table.column("doc_id").to_pylist()
-    starts = dataset.document_indices
-    assert documents == len(starts) - 1 == len(set(doc_ids))
-    for begin, end in zip(starts[:-1], starts[1:]):
-        assert len(set(doc_ids[begin:end])) == 1
-
-
-def test_rows_of_one_document_form_one_megatron_document(tmp_path: Path) -> None:
+def test_megatron_core_reads_back_one_sequence_per_example(tmp_path: Path) -> None:
     from shard_factory import write_shard_set
 
-    directory = write_shard_set(tmp_path / "s", shards=2, rows_per_shard=4)
-    table = pq.read_table(directory / "shards" / "part-00000-0000.parquet")
-    doc_ids = ["a", "a", "b", "b"]
-    pq.write_table(table.set_column(table.schema.get_field_index("doc_id"), "doc_id", pa.array(doc_ids)),
-                   directory / "shards" / "part-00000-0000.parquet")
+    directory = write_shard_set(tmp_path / "packed", shards=2, rows_per_shard=16, examples_per_row=3)
+    sequences, documents = export_megatron(directory, tmp_path / "out" / "erlangshen_text_document")
+    dataset = indexed_dataset.IndexedDataset(str(tmp_path / "out" / "erlangshen_text_document"))
+    examples = _examples(directory)  # a row's three examples are one document's, in order
+    assert sequences == len(dataset) == len(examples) == 2 * 16 * 3
+    for index, (_, _, tokens) in enumerate(examples):
+        assert dataset[index].dtype == np.uint16 and dataset[index].tolist() == tokens
+    starts = dataset.document_indices
+    assert documents == len(starts) - 1 == 2 * 16
+    for begin, end in zip(starts[:-1], starts[1:]):
+        assert len({examples[i][0] for i in range(begin, end)}) == 1
+
+
+def _set_documents(path: Path, doc_ids: list[list[str]], in_doc: list[list[int]]) -> None:
+    table = pq.read_table(path)
+    for name, values, kind in (("doc_id", doc_ids, pa.string()), ("example_in_doc", in_doc, pa.uint32())):
+        column = pa.array(values + table.column(name).to_pylist()[len(values):], type=pa.list_(kind))
+        table = table.set_column(table.schema.get_field_index(name), name, column)
+    pq.write_table(table, path)
+
+
+def test_a_documents_examples_packed_apart_come_back_together_in_order(tmp_path: Path) -> None:
+    """Packing fills rows from a window of examples, so one document's examples may sit in several rows,
+    out of order; Megatron wants a document's sequences contiguous."""
+    from shard_factory import write_shard_set
+
+    directory = write_shard_set(tmp_path / "s", shards=1, rows_per_shard=3, examples_per_row=3)
+    path = directory / "shards" / "part-00000-0000.parquet"
+    _set_documents(path, [["a", "b", "a"], ["c", "c", "c"], ["a", "b", "d"]], [[2, 0, 0], [0, 1, 2], [1, 1, 0]])
+    by_place = {(doc, index): tokens for doc, index, tokens in _examples(directory)}
     _, documents = export_megatron(directory, tmp_path / "m")
     dataset = indexed_dataset.IndexedDataset(str(tmp_path / "m"))
-    assert documents == 2 + 4 and dataset.document_indices.tolist()[:3] == [0, 2, 4]
+    order = [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("c", 0), ("c", 1), ("c", 2), ("d", 0)]
+    assert [dataset[i].tolist() for i in range(len(dataset))] == [by_place[key] for key in order]
+    assert documents == 4 and dataset.document_indices.tolist() == [0, 3, 5, 8, 9]
+
+
+def test_a_document_running_over_a_shard_boundary_is_one_megatron_document(tmp_path: Path) -> None:
+    from shard_factory import write_shard_set
+
+    directory = write_shard_set(tmp_path / "s", shards=2, rows_per_shard=2)
+    _set_documents(directory / "shards" / "part-00000-0000.parquet", [["a"], ["b"]], [[0], [0]])
+    _set_documents(directory / "shards" / "part-00001-0000.parquet", [["b"], ["c"]], [[1], [0]])
+    _, documents = export_megatron(directory, tmp_path / "m")
+    dataset = indexed_dataset.IndexedDataset(str(tmp_path / "m"))
+    assert documents == 3 and dataset.document_indices.tolist() == [0, 1, 3, 4]
