@@ -9,7 +9,9 @@ to segmentation. The result is identical to annotating each sentence on its own:
 sentence boundary (sentences end at punctuation or whitespace, where WordPiece splits anyway), the
 segmenter cuts each sentence as if alone (jieba gets runs of sentences that its blocks keep apart
 anyway, in a few calls; other backends get all sentences in one `cut_many`), and an entity match that
-would cross a sentence boundary sends the batch back to per-sentence matching.
+would cross a sentence boundary sends the batch back to per-sentence matching. Simple twin: annotating
+each sentence alone; tests/pipeline/test_annotate.py pins the two together
+(`test_a_batch_annotates_real_documents_exactly_as_sentence_by_sentence`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
 """Near-duplicate detection: MinHash over character shingles, LSH banding, connected components.
 
 Pure numpy; the Beam edge (pipeline/beam/dedup.py) shuffles digests, band keys and edges between these
-functions, never texts. Every choice here is a function of the documents alone (their ids and texts), never of the
+functions, never texts. Read the meaning first: `text_digests` and `exact_duplicates`; `minhash_signatures`,
+`band_keys`, `bucket_links` and `Components` (the one union-find). The prefix rounds (`key_prefix_parts`,
+`repeated_prefixes`, `SharedPrefixes`, `candidate_parts`, `candidate_groups`, `exact_key_parts`) only cut
+what crosses a shuffle; tests/pipeline/test_dedup_near.py runs the whole path on one machine
+(`test_the_pure_path_finds_the_same_clusters_with_one_bucket_or_many`). Every choice here is a function of the documents alone (their ids and texts), never of the
 order they arrive in, so the kept document of each cluster is the same on any runner and worker count.
 """
 from __future__ import annotations
