@@ -1,17 +1,22 @@
 """File I/O through Beam's FileSystems, so local, gs:// and s3:// paths all work the same way.
 
-Finished files appear by rename from a temporary name: an interrupted run never leaves a file that
-looks complete.
+Inputs are read as a stream: stored bytes are hashed and decompressed chunk by chunk, so a worker holds
+a few MB of a file, never the file. Finished files appear by rename from a temporary name: an
+interrupted run never leaves a file that looks complete.
 """
 from __future__ import annotations
 
 import bz2
 import hashlib
 import io
+import logging
+import lzma
 import os
+import re
 import tempfile
 import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,23 +27,241 @@ from apache_beam.io.filesystems import FileSystems
 
 from schemas.errors import UserInputError
 
-_CHUNK = 8 * 1024 * 1024
+_CHUNK = 8 * 1024 * 1024  # stored bytes per read
+_PIECE = 8 * 1024 * 1024  # decompressed bytes per piece handed on: what one codec call may produce
+# zstd's decompressor has no output limit, and one RLE block turns 4 bytes into 128 KB (32768:1), so it
+# is fed this much at a time: at most 32 MB out per call, and no slower than larger feeds.
+_ZSTD_FEED = 1024
+_GLOB_CHARACTERS = re.compile(r"[*?\[]")
+TRUNCATED, TOO_LARGE = "truncated_stream", "input_too_large"  # the reasons a stream breaks off
 
 
 def expand_inputs(patterns: list[str]) -> list[tuple[str, int]]:
-    """(path, size) for every file the patterns match, sorted, so input order never matters."""
+    """(path, size) for every file the patterns name, sorted, so input order never matters.
+
+    An existing path means that file, whatever its name holds (`[1]`, a leading dot); a directory means
+    the files under it, at any depth, as users of `cp -r` and of datatrove's or HF's folder readers
+    expect; only a path that names nothing is a glob. Hidden files (`.git/`, `.DS_Store`) are skipped in
+    a directory or glob, with a warning that says how many; a log line says what each pattern matched."""
     found: dict[str, int] = {}
     for pattern in patterns:
         try:
-            results = FileSystems.match([pattern])[0].metadata_list
+            matched, hidden = _match(pattern)
+        except UserInputError:
+            raise
         except Exception as error:  # Beam raises BeamIOError, or a backend-specific error
             raise UserInputError(f"cannot list input {pattern}: {error}") from error
-        for metadata in results:
-            if not FileSystems.split(metadata.path)[1].startswith("."):
-                found[metadata.path] = metadata.size_in_bytes
-        if not results:
-            raise UserInputError(f"input {pattern} matches no file")
+        if not matched:
+            skipped = f" ({hidden} hidden file(s) skipped)" if hidden else ""
+            raise UserInputError(f"input {pattern} matches no file{skipped}")
+        if hidden:
+            logging.warning("input %s: %d hidden file(s) skipped; name one to read it", pattern, hidden)
+        logging.info("input %s: %d file(s), %d bytes", pattern, len(matched), sum(matched.values()))
+        found.update(matched)
     return sorted(found.items())
+
+
+def _match(pattern: str) -> tuple[dict[str, int], int]:
+    """The files `pattern` names and how many hidden ones it skipped."""
+    filesystem = FileSystems.get_filesystem(pattern)
+    local = FileSystems.get_scheme(pattern) in (None, "file")
+    if local and os.path.isdir(pattern):
+        return _listed(FileSystems.join(pattern, "**"), pattern)
+    if filesystem.exists(pattern):
+        metadata = filesystem.metadata(pattern)
+        return {metadata.path: metadata.size_in_bytes}, 0
+    if _GLOB_CHARACTERS.search(pattern):
+        return _listed(pattern, None)
+    if not local:  # an object store's folder is the prefix of its objects
+        return _listed(FileSystems.join(pattern.rstrip("/"), "**"), pattern.rstrip("/"))
+    return {}, 0
+
+
+def _listed(pattern: str, directory: str | None) -> tuple[dict[str, int], int]:
+    """Matches of a glob, or of a directory's `**`, without hidden files: a hidden name in a glob, a
+    hidden name at any depth under a directory."""
+    found, hidden = {}, 0
+    for metadata in FileSystems.match([pattern])[0].metadata_list:
+        if directory is None:
+            names = [FileSystems.split(metadata.path)[1]]
+        else:
+            names = metadata.path[len(directory):].strip("/").split("/")
+        if any(name.startswith(".") for name in names):
+            hidden += 1
+        else:
+            found[metadata.path] = metadata.size_in_bytes
+    return found, hidden
+
+
+class _Passthrough:
+    """A file stored as is."""
+
+    eof = True
+    unused_data = b""
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        for start in range(0, len(data), _PIECE):
+            yield data[start:start + _PIECE]
+
+
+class _Inflate:
+    """gzip and zlib's deflate: `max_length` bounds each call's output, the rest waits in `unconsumed_tail`."""
+
+    def __init__(self, wbits: int) -> None:
+        self._codec = zlib.decompressobj(wbits=wbits)
+
+    @property
+    def eof(self) -> bool:
+        return self._codec.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._codec.unused_data
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        codec = self._codec
+        while True:
+            out = codec.decompress(data, _PIECE)
+            if out:
+                yield out
+            data = codec.unconsumed_tail
+            if codec.eof or (not data and len(out) < _PIECE):
+                return
+
+
+class _Buffered:
+    """bzip2 and xz: `max_length` bounds each call's output, the decompressor keeps the rest of the input."""
+
+    def __init__(self, codec) -> None:
+        self._codec = codec
+
+    @property
+    def eof(self) -> bool:
+        return self._codec.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._codec.unused_data
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        codec = self._codec
+        out = codec.decompress(data, _PIECE)
+        while True:
+            if out:
+                yield out
+            if codec.eof or codec.needs_input:
+                return
+            out = codec.decompress(b"", _PIECE)
+
+
+class _Zstd:
+    """zstd, fed `_ZSTD_FEED` bytes a call (see there); `unused_data` is what follows the frame."""
+
+    def __init__(self) -> None:
+        self._codec = zstandard.ZstdDecompressor().decompressobj()
+        self.unused_data = b""
+
+    @property
+    def eof(self) -> bool:
+        return self._codec.eof
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        codec = self._codec
+        for start in range(0, len(data), _ZSTD_FEED):
+            out = codec.decompress(data[start:start + _ZSTD_FEED])
+            if out:
+                yield out
+            if codec.eof:
+                self.unused_data = codec.unused_data + data[start + _ZSTD_FEED:]
+                return
+
+
+def _decompressor(path: str):
+    name = path.lower()
+    if name.endswith(".gz"):
+        return _Inflate(wbits=31)
+    if name.endswith(".bz2"):
+        return _Buffered(bz2.BZ2Decompressor())
+    if name.endswith(".xz"):
+        return _Buffered(lzma.LZMADecompressor(format=lzma.FORMAT_XZ))
+    if name.endswith((".zst", ".zstd")):
+        return _Zstd()
+    if name.endswith(".deflate"):
+        return _Inflate(wbits=15)
+    return _Passthrough()
+
+
+class InputStream:
+    """One input file as a stream of decompressed chunks, its stored bytes hashed in the same pass.
+
+    Use as a context manager and iterate `chunks()`. On leaving, the stored bytes not yet read are read
+    and hashed (not decompressed), so `stored_size` and `sha256` always describe the whole stored file,
+    as the manifest needs, even when a parser stopped early. Every codec (gzip, bzip2, xz, zstd,
+    deflate; concatenated members or frames too) hands on what it decoded before a break and says why
+    it broke in `broken`, with `break_reason`; Beam's own readers return a truncated stream's prefix
+    without a word. More than `max_bytes` decompressed bytes (a gzip bomb) is such a break too: the
+    first `max_bytes` are handed on, whatever the chunking, so the records kept do not depend on it."""
+
+    def __init__(self, path: str, max_bytes: int | None = None) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.broken: str | None = None
+        self.break_reason = TRUNCATED
+        self.stored_size = 0
+        self.decoded_size = 0
+        self._digest = hashlib.sha256()
+        self._handle = None
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def __enter__(self) -> "InputStream":
+        self._handle = FileSystems.open(self.path, compression_type=CompressionTypes.UNCOMPRESSED)
+        return self
+
+    def __exit__(self, *error) -> None:
+        try:
+            if error[0] is None and self._handle is not None:
+                while self._read():
+                    pass
+        finally:
+            self._handle.close()
+
+    def _read(self) -> bytes:
+        chunk = self._handle.read(_CHUNK)
+        self._digest.update(chunk)
+        self.stored_size += len(chunk)
+        return chunk
+
+    def chunks(self) -> Iterator[bytes]:
+        """Decompressed bytes in pieces of at most `_PIECE`; stops at the end, at a break or at the cap."""
+        for piece in self._decompressed():
+            if self.max_bytes is not None and self.decoded_size + len(piece) > self.max_bytes:
+                if self.max_bytes > self.decoded_size:
+                    yield piece[: self.max_bytes - self.decoded_size]
+                self.decoded_size = self.max_bytes
+                self.broken = f"more than {self.max_bytes} bytes decompressed (the per-file cap, --max-input-mb)"
+                self.break_reason = TOO_LARGE
+                return
+            self.decoded_size += len(piece)
+            yield piece
+
+    def _decompressed(self) -> Iterator[bytes]:
+        """A failing read of the stored file raises (the runner retries it); a codec's error is a break."""
+        decompressor = _decompressor(self.path)
+        while chunk := self._read():
+            while chunk:
+                if decompressor.eof:  # the next member or frame, also where one ended with a read
+                    decompressor = _decompressor(self.path)
+                try:
+                    yield from decompressor.pieces(chunk)
+                except (EOFError, OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as error:
+                    self.broken = f"{type(error).__name__}: {error}"
+                    return
+                chunk = decompressor.unused_data if decompressor.eof else b""
+        if not decompressor.eof:
+            self.broken = "compressed stream ends before its end marker"
 
 
 @dataclass(frozen=True)
@@ -52,50 +275,11 @@ class InputBytes:
     sha256: str
 
 
-class _Passthrough:
-    """The decompressor interface for a file stored as is."""
-
-    eof = True
-    unused_data = b""
-
-    def decompress(self, chunk: bytes) -> bytes:
-        return chunk
-
-
-def _decompressor(path: str):
-    name = path.lower()
-    if name.endswith(".gz"):
-        return zlib.decompressobj(wbits=31)
-    if name.endswith(".bz2"):
-        return bz2.BZ2Decompressor()
-    if name.endswith((".zst", ".zstd")):
-        return zstandard.ZstdDecompressor().decompressobj()
-    if name.endswith(".deflate"):
-        return zlib.decompressobj()
-    return _Passthrough()
-
-
-def read_input(path: str) -> InputBytes:
-    """Reads the stored bytes once, hashing them and decompressing them as they come. Every codec
-    (gzip, bzip2, zstd, deflate; several concatenated members or frames too) keeps what it decoded
-    before a break and says why it broke: Beam's own readers return a truncated stream's prefix
-    without a word."""
-    digest, size, out = hashlib.sha256(), 0, []
-    decompressor = _decompressor(path)
-    try:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                while chunk:
-                    if decompressor.eof:  # the next member or frame, also where one ended with a read
-                        decompressor = _decompressor(path)
-                    out.append(decompressor.decompress(chunk))
-                    chunk = decompressor.unused_data if decompressor.eof else b""
-    except (EOFError, OSError, zlib.error, zstandard.ZstdError) as error:
-        return InputBytes(b"".join(out), f"{type(error).__name__}: {error}", size, digest.hexdigest())
-    broken = None if decompressor.eof else "compressed stream ends before its end marker"
-    return InputBytes(b"".join(out), broken, size, digest.hexdigest())
+def read_input(path: str, max_bytes: int | None = None) -> InputBytes:
+    """A whole input file in memory, for callers that need one (small files, tools); `prepare` streams."""
+    with InputStream(path, max_bytes) as stream:
+        data = b"".join(stream.chunks())
+    return InputBytes(data, stream.broken, stream.stored_size, stream.sha256)
 
 
 def write_atomically(path: str, data: bytes) -> str:

@@ -34,14 +34,16 @@ from pipeline.corpus_profile import (
 from pipeline.dedup import (
     band_keys, dropped_positions, key_prefix_parts, minhash_signatures, text_digests,
 )
+from pipeline.doc_ids import id_digests, repeated_ids
 from pipeline.documents import CleanDocument, Document, Rejection
-from pipeline.readers import InputFormat, parse_file
+from pipeline.readers import InputFormat, parse_stream
 from pipeline.rows import batch_stats, build_rows, split_by_chars
 from pipeline.segment import create_segmenter, read_user_dict
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import parse_vocab
 
 BANDS, STATS, INPUTS, SOURCES = "bands", "stats", "inputs", "sources"
+REPEATED_IDS = "repeated_doc_ids"  # documents whose id an earlier one of the same file had (pipeline/doc_ids.py)
 
 
 class RejectLedger:
@@ -105,25 +107,27 @@ class CleanFile(beam.DoFn):
     def process(self, element: tuple[int, str]):
         index, path = element
         config, plan = self._config, self._plan
-        read = files.read_input(path)
         fmt = InputFormat.detect(path) if config.input_format == "auto" else InputFormat(config.input_format)
-        stats: Counter = Counter(input_bytes=len(read.data))
-        digests, keys = [], []
+        stats: Counter = Counter()
+        digests, keys, ids = [], [], []
         near = config.dedup.near
         cleaned = spill.SpillWriter(plan.spill(index, "cleaned"), spill.CLEANED_SCHEMA)
         keyed = spill.SpillWriter(plan.spill(index, "keys"), spill.keys_schema(config.dedup.num_perm if near else None))
         position = 0
-        with files.create(plan.spill(index, "rejects")) as handle:
+        with files.create(plan.spill(index, "rejects")) as handle, \
+                files.InputStream(path, config.max_input_bytes) as stream:
             ledger = RejectLedger(handle, config.ledger_text)
-            for records in _batches(parse_file(read.data, path, fmt, config.text_field), config.batch_size):
+            records = parse_stream(stream.chunks(), path, fmt, config.text_field)
+            for batch in _batches(records, config.batch_size):
                 docs, doc_positions = [], []
-                for record in records:
+                for record in batch:
                     if isinstance(record, Rejection):
                         ledger.add(record)
                     else:
                         docs.append(record)
                         doc_positions.append(position)
                     position += 1
+                ids.append(id_digests([doc.doc_id for doc in docs]))
                 kept = self._clean(docs, doc_positions, ledger, stats)
                 if kept is None:
                     continue
@@ -134,14 +138,16 @@ class CleanFile(beam.DoFn):
                 spill.write_keys(keyed, kept_positions, kept_ids, digests[-1], signatures)
                 if near:
                     keys.append(band_keys(signatures, config.dedup.bands))
-            if read.broken:
+            if stream.broken:
                 position += 1  # the record cut off by the break counts as read, and is ledgered
-                ledger.add(Rejection(f"{path}#truncated", path, "truncated_stream", read.broken))
+                ledger.add(Rejection(f"{path}#truncated", path, stream.break_reason, stream.broken))
         cleaned.close()
         keyed.close()
         stats.update(ledger.counts)
         stats["records_read"] += position
-        report_progress("clean", position, len(read.data))
+        stats["input_bytes"] += stream.decoded_size
+        stats[REPEATED_IDS] += repeated_ids(ids)
+        report_progress("clean", position, stream.decoded_size)
         if digests:
             for part in key_prefix_parts(np.concatenate(digests)[:, 0], plan.dedup_buckets):
                 stats[f"{SHUFFLED_STAT}digests"] += shuffled_size(part)
@@ -151,7 +157,7 @@ class CleanFile(beam.DoFn):
                 stats[f"{SHUFFLED_STAT}band_keys"] += shuffled_size(part)
                 yield beam.pvalue.TaggedOutput(BANDS, part)
         yield beam.pvalue.TaggedOutput(STATS, stats)
-        yield beam.pvalue.TaggedOutput(INPUTS, {"path": path, "size": read.stored_size, "sha256": read.sha256})
+        yield beam.pvalue.TaggedOutput(INPUTS, {"path": path, "size": stream.stored_size, "sha256": stream.sha256})
         yield beam.pvalue.TaggedOutput(SOURCES, source_record(index, path, 1, stats, config.sop.max_seq_len,
                                                               ledger.examples))
 
