@@ -6,6 +6,7 @@ from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 import pytest
 
 from pipeline.beam.prepare import PrepareRequest, run_prepare
+from pipeline.report import REPORT_NAME
 from runners.local import SMALL_INPUT_BYTES, available_cores, local_options
 from schemas.errors import UserInputError
 from tests.run_outputs import differing_files, output_files
@@ -52,5 +53,5 @@ def test_two_worker_processes_write_the_same_bytes_as_one_in_process(small_corpu
     ledgers = [name for name in produced if name.startswith("rejects/")]
     assert summary["shards"] == len(shards) > len(small_corpus) >= 4  # several files, several parts of each
     assert len(ledgers) == len(small_corpus)
-    assert "manifest.json" in produced and "summary.json" in produced
+    assert {"manifest.json", "summary.json", REPORT_NAME} <= set(produced)  # the report's bytes too
     assert differing_files(produced, in_process_output) == []
