@@ -89,3 +89,14 @@ def test_a_cloud_file_is_copied_locally_under_its_own_name_once_per_version():
     second = files.local_copy("memstore://ref/THUOCL_diming.txt")
     assert second != first and Path(second).read_text(encoding="utf-8").endswith("北京\t90\n")
     assert files.local_copy("/data/local.tsv") == "/data/local.tsv"
+
+
+def test_an_object_store_folder_means_the_objects_under_it_and_a_named_object_is_that_object():
+    for key in ("a.json", "sub/b.jsonl", "part[1].json", ".hidden.json", "sub/.DS_Store"):
+        object_store.put(f"memstore://corpus/{key}", b"[]")
+    object_store.put("memstore://corpus-other/c.json", b"[]")  # shares the folder's prefix, not its name
+    expected = ["memstore://corpus/a.json", "memstore://corpus/part[1].json", "memstore://corpus/sub/b.jsonl"]
+    for folder in ("memstore://corpus", "memstore://corpus/"):
+        assert [path for path, _ in files.expand_inputs([folder])] == expected
+    for name in ("part[1].json", ".hidden.json"):
+        assert files.expand_inputs([f"memstore://corpus/{name}"]) == [(f"memstore://corpus/{name}", 2)]
