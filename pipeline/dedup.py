@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from pipeline.arrays import code_points
+from pipeline.arrays import blake2b_64, code_points
 from pipeline.config import DedupConfig
 
 _P = np.uint64(1_000_003)
@@ -69,9 +69,7 @@ def shingle_hashes(texts: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray
         hashes = np.empty(0, dtype=np.uint64)
     short = np.flatnonzero(counts == 0)
     if short.size:  # whole-text shingles, spliced in where those texts sit
-        whole = np.array([int.from_bytes(hashlib.blake2b(texts[i].encode("utf-8", "surrogatepass"),
-                                                         digest_size=8).digest(), "little") for i in short],
-                         dtype=np.uint64)
+        whole = blake2b_64([texts[i] for i in short.tolist()]).astype(np.uint64)
         positions = np.concatenate(([0], np.cumsum(counts)))[short]
         hashes = np.insert(hashes, positions, whole)
         counts = counts.copy()
