@@ -21,6 +21,10 @@ from schemas.errors import UserInputError
 # `import apache_beam` itself imports Beam's BigQuery client, which without the gcp extra logs this
 # line on every command, --help included; nothing here uses BigQuery, so that one record goes.
 logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
+# A failing Beam step logs its exception with the traceback, then re-raises it to `main`, which prints
+# one line for an error the user can fix and the whole traceback for a bug: the logged copy only
+# buries that line.
+logging.getLogger("apache_beam.runners.common").addFilter(lambda record: not record.exc_info)
 
 PROG = "erlangshen-data"
 INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT (128 + 2)
@@ -127,8 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = disk_full_path(error)
         if where is None:
             raise
-        print(f"{prefix} error: the disk is full (no space left on device){' writing ' + where if where else ''}",
-              file=sys.stderr)
+        output = getattr(args, "output", None) or getattr(args, "out", None)
+        place = f" writing {where}" if where else f" writing under {output}" if output else ""
+        print(f"{prefix} error: the disk is full (no space left on device){place}", file=sys.stderr)
         return 2
 
 

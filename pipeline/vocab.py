@@ -36,19 +36,35 @@ class Vocab:
         return SpecialTokens(*(index[name] for name in SPECIALS))
 
     def to_text(self) -> str:
+        """The canonical file: LF line ends, one final newline (what `sha256` hashes)."""
         return "".join(f"{token}\n" for token in self.tokens)
 
 
 def parse_vocab(text: str, origin: str) -> Vocab:
+    """CRLF line ends and a missing final newline are accepted; `sha256` is that of `to_text()`, the
+    canonical form every output holds, so a manifest hashes the bytes it ships.
+
+    A repeated token takes the id of its last line, as in Google's and Hugging Face's BERT loaders:
+    bert-base-chinese's own vocab repeats 53 tokens (`##0`...), so repeats as such must load. A
+    repeated special token is refused, with both line numbers: it would move `[CLS]` or `[MASK]` to
+    another id than the model was trained with."""
     tokens = tuple(line.rstrip("\r") for line in text.split("\n"))
     if tokens and tokens[-1] == "":
         tokens = tokens[:-1]
-    missing = [name for name in SPECIALS if name not in tokens]
+    special_line: dict[str, int] = {}
+    for number, token in enumerate(tokens, start=1):
+        if token in SPECIALS or token.startswith("[unused"):
+            if token in special_line:
+                raise UserInputError(f"vocab {origin}:{number}: special token {token} repeats line "
+                                     f"{special_line[token]}")
+            special_line[token] = number
+    missing = [name for name in SPECIALS if name not in special_line]
     if missing:
         raise UserInputError(f"vocab {origin} lacks the special tokens {', '.join(missing)}")
     if len(tokens) > MAX_VOCAB_SIZE:
         raise UserInputError(f"vocab {origin} has {len(tokens)} entries; shards store ids as uint16")
-    return Vocab(tokens=tokens, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+    canonical = "".join(f"{token}\n" for token in tokens)
+    return Vocab(tokens=tokens, sha256=hashlib.sha256(canonical.encode("utf-8")).hexdigest())
 
 
 def load_vocab(path: str | Path) -> Vocab:

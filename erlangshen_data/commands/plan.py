@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from erlangshen_data.commands.arg_types import COUNT, NON_NEGATIVE_NUMBER, POSITIVE, SHARE, number
+from erlangshen_data.commands.arg_types import COUNT, NON_NEGATIVE_NUMBER, POSITIVE, number
 from runners.capacity import (
     MEASURED_MB_PER_S_PER_CORE, Assumptions, Prices, estimate, parse_machine_type, parse_size,
 )

@@ -1,7 +1,8 @@
 """Where a run's files go: the output plan every step shares, fixed by the driver before the run.
 
 Finished files are written under `.staging/` and published by the last step, so an interrupted run
-leaves nothing under `shards/` or `rejects/` that a reader could mistake for a finished set. Every name
+leaves nothing under `shards/` or `rejects/` that a reader could mistake for a finished set, and an
+earlier run stays whole beside the staging area until the new one publishes. Every name
 is a function of the input file's index (input files are numbered in sorted path order), never of the
 worker that wrote it: the layout is the same on any runner and worker count.
 """
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.dedup import MIN_BUCKETS
-from schemas.manifest import SHARDS_DIR
+from pipeline.report import REPORT_NAME
+from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME
 from schemas.shard import shard_file_name
 
 LEDGER_DIR = "rejects"
@@ -20,6 +22,7 @@ STAGING_DIR = ".staging"
 SPILL_DIR = "spill"
 SUMMARY_NAME = "summary.json"
 LEXICON_NAME = "lexicon.bin"
+GX_PROJECT = "gx"  # the folder Great Expectations' file context keeps under a validated output
 METRICS_NAMESPACE = "erlangshen"
 # Keys of the run's summed counts besides the plain ones (rows, tokens, entities...): the payload bytes
 # entering each GroupByKey, by kind; drops by reason and the report-only counts are pipeline/corpus_profile's.
@@ -30,12 +33,37 @@ def join(directory: str, relative: str) -> str:
     return FileSystems.join(directory, *relative.split("/"))
 
 
+def earlier_run_files(output_dir: str) -> dict[str, list[str]]:
+    """Each entry a run leaves in `output_dir` -> the files it holds. Object stores (gs://, s3://) have
+    no directories: a folder is there only through the objects under it, so folders are listed, never
+    `exists`-checked (and deleting a folder's name there would leave its files behind)."""
+    found: dict[str, list[str]] = {}
+    # GX_PROJECT: what `validate` wrote about the earlier run's shards is stale once they are replaced.
+    for name in (MANIFEST_NAME, SHARDS_DIR, LEDGER_DIR, SUMMARY_NAME, REPORT_NAME, STAGING_DIR, GX_PROJECT):
+        path = FileSystems.join(output_dir, name)
+        if name in (MANIFEST_NAME, SUMMARY_NAME, REPORT_NAME):
+            found[name] = [path] if FileSystems.exists(path) else []
+        else:
+            listed = FileSystems.match([FileSystems.join(path, "**")])[0].metadata_list
+            found[name] = sorted(metadata.path for metadata in listed)
+    return found
+
+
+def delete_entry(output_dir: str, name: str, listed: list[str]) -> None:
+    """A local folder goes whole (no empty folders left behind); on object stores, the objects under it."""
+    folder = FileSystems.join(output_dir, name)
+    if FileSystems.get_scheme(folder) in (None, "file") and FileSystems.exists(folder):
+        FileSystems.delete([folder])
+    elif listed:
+        FileSystems.delete(listed)
+
+
 @dataclass(frozen=True)
 class OutputPlan:
     """Everything the workers need to know about where and how to write."""
 
     output_dir: str
-    vocab_file: str  # path of the vocab copy inside output_dir
+    run_id: str  # the output's lock holds it; publishing checks it (pipeline/beam/run_lock.py)
     entity_types: tuple[str, ...]
     lexicon_provenance: tuple[dict[str, str], ...] = ()  # recorded in the manifest
     dedup_buckets: int = MIN_BUCKETS  # see `pipeline.dedup.bucket_count`; never changes the output
@@ -49,6 +77,11 @@ class OutputPlan:
 
     def final(self, relative: str) -> str:
         return join(self.output_dir, relative)
+
+    @property
+    def vocab_file(self) -> str:
+        """The vocab as written to the output, staged like every other file until the run publishes."""
+        return self.staged(VOCAB_NAME)
 
     @property
     def lexicon_file(self) -> str:

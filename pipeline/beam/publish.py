@@ -1,7 +1,9 @@
-"""Publishing a finished run: ledgers and shards out of staging, then summary, report and manifest.
+"""Publishing a finished run: the earlier run retired, then ledgers, shards and vocab out of staging,
+then summary, report and manifest.
 
-The manifest is written last: it is the completion marker. Shards are written earlier, as rows arrive
-(pipeline/beam/shard_writer.py).
+The manifest is the completion marker: an earlier run's goes first and this run's is written last, so
+a crash in between leaves no manifest (an unfinished run), never a mix that looks finished. Shards are
+written earlier, as rows arrive (pipeline/beam/shard_writer.py).
 """
 from __future__ import annotations
 
@@ -12,12 +14,12 @@ from dataclasses import asdict
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.beam import files
-from pipeline.beam.layout import SUMMARY_NAME, OutputPlan
+from pipeline.beam import files, run_lock
+from pipeline.beam.layout import STAGING_DIR, SUMMARY_NAME, OutputPlan, delete_entry, earlier_run_files
 from pipeline.config import PrepareConfig
 from pipeline.corpus_profile import REJECTED_STAT, REPORT_STAT, run_figures
 from pipeline.report import REPORT_NAME, render_report
-from schemas.manifest import MANIFEST_NAME, DocumentAccounting, InputFile, Manifest, VocabInfo
+from schemas.manifest import MANIFEST_NAME, VOCAB_NAME, DocumentAccounting, InputFile, Manifest, VocabInfo
 from schemas.provenance import run_environment, utc_timestamp
 
 
@@ -63,11 +65,12 @@ class PublishRun(beam.DoFn):
                                        rejected=rejected)
         shard_infos = sorted(shards, key=lambda s: s.file)
         inputs = sorted(inputs, key=lambda i: i["path"])
-        published = [s.file for s in shard_infos] + [plan.ledger_name(i) for i in range(len(inputs))]
+        published = [s.file for s in shard_infos] + [plan.ledger_name(i) for i in range(len(inputs))] + [VOCAB_NAME]
+        run_lock.check_still_held(plan.output_dir, plan.run_id)
+        retire_earlier_run(plan.output_dir)
         files.move_files([(plan.staged(f), plan.final(f)) for f in published])
-        # A local folder goes whole; object stores (gs://, s3://) have no folders, only the objects under one.
         staged = [m.path for m in FileSystems.match([plan.staged("**")])[0].metadata_list]
-        FileSystems.delete([plan.staging_dir] if FileSystems.exists(plan.staging_dir) else staged)
+        delete_entry(plan.output_dir, STAGING_DIR, staged)
         manifest = Manifest(
             vocab=self._vocab,
             special_tokens=self._special,
@@ -91,6 +94,15 @@ class PublishRun(beam.DoFn):
         files.write_atomically(plan.final(SUMMARY_NAME), _dumps(summary).encode("utf-8"))
         files.write_atomically(plan.final(MANIFEST_NAME), manifest.to_json().encode("utf-8"))
         yield manifest.to_json()
+
+
+def retire_earlier_run(output_dir: str) -> None:
+    """Deletes what an earlier run published (`--overwrite`), its manifest first; this run's staging
+    area and the lock stay."""
+    earlier = earlier_run_files(output_dir)
+    for name in sorted(earlier, key=lambda name: name != MANIFEST_NAME):
+        if name != STAGING_DIR:
+            delete_entry(output_dir, name, earlier[name])
 
 
 def _dumps(data) -> str:
