@@ -18,3 +18,10 @@ torch.set_num_threads(1)
 def shard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four training shards and one held-out shard of rows up to 64 tokens."""
     return write_shard_set(tmp_path_factory.mktemp("shards"), shards=5, rows_per_shard=256)
+
+
+@pytest.fixture(scope="session")
+def packed_shard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four training shards and one held-out shard of rows up to 128 tokens, two examples of up to 64 each."""
+    return write_shard_set(tmp_path_factory.mktemp("packed_shards"), shards=5, rows_per_shard=128, max_len=128,
+                           examples_per_row=2)

@@ -53,6 +53,22 @@ def test_resume_after_a_stop_reproduces_the_loss_sequence(shard_dir: Path, tmp_p
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-6) and a["mlm_acc"] == b["mlm_acc"]
 
 
+def test_loss_falls_and_a_stopped_run_resumes_exactly_on_packed_rows(packed_shard_dir: Path, tmp_path: Path) -> None:
+    """Two examples a row: attention, positions and SOP per example through the whole loop."""
+    common = dict(max_steps=120, log_every=20, decay="cosine", lr=3e-3, warmup_steps=20, eval_every=120,
+                  eval_batches=4)
+    straight = train(_config(packed_shard_dir, tmp_path / "straight", **common))
+    assert straight[0]["mlm_loss"] > 7.0 and straight[-1]["mlm_loss"] < 3.5, straight[-1]
+    assert straight[-1]["sop_acc"] > 0.5
+    train(_config(packed_shard_dir, tmp_path / "stopped", stop_after_steps=90, **common))
+    resumed = train(_config(packed_shard_dir, tmp_path / "stopped", **common))
+    assert [r["step"] for r in resumed] == [100, 120]  # the window of 100 began at the resume, 120's did not
+    assert straight[-1]["loss"] == pytest.approx(resumed[-1]["loss"], abs=1e-6)
+    _, final = read_checkpoint_model(tmp_path / "stopped" / "checkpoint")
+    _, expected = read_checkpoint_model(tmp_path / "straight" / "checkpoint")
+    assert all(torch.equal(final[key], expected[key]) for key in expected)
+
+
 @pytest.fixture(scope="module")
 def straight_odd_epoch(shard_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 steps of 2 micro-batches of 40 rows, in a single process: 1,024 rows make 25 micro-batches an
