@@ -1,13 +1,15 @@
 """What a run's output holds, per run and per input file (a "source"), computed from counts alone.
 
 These are the figures summary.json carries and report.html shows: documents read, kept and rejected,
-rows and tokens, the [UNK] rate, row lengths and how much of a padded micro-batch is real tokens,
+rows, examples and tokens, content tokens lost to trimming (with a warning above a threshold), the
+[UNK] rate, row lengths and how much of a padded micro-batch is real tokens,
 entities per 1,000 characters, the SOP balance, and (with `--ledger-text`) a few rejected documents per
 reason. Workers count into one Counter per file (`row_counts`, `length_counts`, `RejectLedger` in
 pipeline/beam/stages.py); the run's Counter is their sum, and each file also sends a small
 `source_record` (tens of numbers and at most a few excerpts a reason), never per-document lists.
 
-Padding efficiency. The trainer pads a micro-batch to its longest row (trainer/data.py) and mixes rows of
+Padding efficiency. A row is one or more packed examples (schemas/shard.py), and its length is what the
+trainer pays for. The trainer pads a micro-batch to its longest row (trainer/data.py) and mixes rows of
 several shards, so a micro-batch is close to a random draw of rows. "Fill of micro-batches" is the share
 of real tokens when B random rows are padded to their longest: mean length / E[longest of B]. It is
 computed exactly from the distribution of row lengths (draws with replacement), with no sampling, so it
@@ -37,11 +39,16 @@ LENGTH_EDGES = (0, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_00
 ROW_TOKEN_BINS = 16  # equal-width bins of row length, from 0 to max_seq_len
 MICRO_BATCH_ROWS = 16
 EXAMPLES_PER_REASON = 3
+# Share of kept documents' content tokens that no example holds (cut off by max_seq_len) above which the
+# summary warns. Megatron-style truncation at 512 loses ~1% of WuDao-like text (1.2% on the sample,
+# bench/README.md); five times that means rows too short for the corpus or lines with no sentence end,
+# text the run paid to clean and then threw away.
+TRIMMED_SHARE_WARNING = 0.05
 EXCERPT_CHARS = 300  # of a rejected document's text; the ledger holds all of it
 
 # Counts of one source that its record carries (the rest are run-wide mechanics: bytes shuffled...).
-_SOURCE_KEYS = ("records_read", "documents_kept", "rows", "tokens", "unk_tokens", "kept_characters", "pairs",
-                "swapped_pairs", "single_segments")
+_SOURCE_KEYS = ("records_read", "documents_kept", "rows", "examples", "tokens", "document_tokens", "trimmed_tokens",
+                "unk_tokens", "kept_characters", "pairs", "swapped_pairs", "single_segments")
 
 
 def length_bin(length: int) -> int:
@@ -64,9 +71,11 @@ def length_counts(kind: str, lengths: Iterable[int]) -> Counter:
 
 
 def row_counts(input_ids: pa.ListArray, unk: int) -> Counter:
-    """A batch's [UNK] tokens and its rows per exact token count, from the Arrow buffers."""
+    """Rows, rows per exact token count and [UNK] tokens of a batch of rows, from the Arrow buffers."""
     lengths = np.bincount(input_ids.value_lengths().to_numpy(zero_copy_only=False))
     counts = Counter({f"{ROW_TOKENS_STAT}{length:05d}": int(lengths[length]) for length in np.flatnonzero(lengths)})
+    if len(input_ids):
+        counts["rows"] = len(input_ids)
     unk_tokens = int(np.count_nonzero(input_ids.flatten().to_numpy(zero_copy_only=False) == unk))
     if unk_tokens:
         counts["unk_tokens"] = unk_tokens
@@ -143,7 +152,8 @@ def _share(part: float, whole: float, digits: int = 6) -> float:
 def profile(counts: Mapping[str, int], row_lengths: Mapping | None, entity_types: Sequence[str],
             max_seq_len: int) -> dict:
     """The figures of a run or of one source, from its counts and its `row_length_figures`."""
-    rows, tokens = counts.get("rows", 0), counts.get("tokens", 0)
+    rows, tokens, examples = counts.get("rows", 0), counts.get("tokens", 0), counts.get("examples", 0)
+    document_tokens, trimmed = counts.get("document_tokens", 0), counts.get("trimmed_tokens", 0)
     characters = counts.get("kept_characters", 0)
     entities = {name: int(counts.get(f"entities.{name}", 0)) for name in entity_types}
     pairs, swapped = counts.get("pairs", 0), counts.get("swapped_pairs", 0)
@@ -152,7 +162,11 @@ def profile(counts: Mapping[str, int], row_lengths: Mapping | None, entity_types
     longest = row_lengths["expected_longest"]
     return {
         "documents_rejected": sum(v for k, v in counts.items() if k.startswith(REJECTED_STAT)),
+        "examples": examples,
         "mean_row_tokens": round(tokens / rows, 2) if rows else 0.0,
+        "mean_examples_per_row": round(examples / rows, 3) if rows else 0.0,
+        "trimmed": {"document_tokens": document_tokens, "trimmed_tokens": trimmed,
+                    "trimmed_share": _share(trimmed, document_tokens)},
         "unk_tokens": counts.get("unk_tokens", 0),
         "unk_rate": _share(counts.get("unk_tokens", 0), tokens, 8),
         "characters": characters,
@@ -160,11 +174,22 @@ def profile(counts: Mapping[str, int], row_lengths: Mapping | None, entity_types
         "entities_per_1k_chars": {name: round(1000 * n / characters, 4) if characters else 0.0
                                   for name, n in entities.items()},
         "sop": sop,
-        "sop_shares": {name: _share(n, rows) for name, n in sop.items()},
+        "sop_shares": {name: _share(n, examples) for name, n in sop.items()},
         "row_tokens": list(row_lengths["bins"]),
         "padding": {"fill_of_max_seq_len": _share(tokens, rows * max_seq_len),
                     "fill_of_micro_batches": _share(tokens / rows, longest) if rows and longest else 0.0},
     }
+
+
+def run_warnings(figures: Mapping) -> list[str]:
+    """What a person should look at before training on the output: today, content lost to trimming."""
+    trimmed = figures["profile"]["trimmed"]
+    if trimmed["trimmed_share"] <= TRIMMED_SHARE_WARNING:
+        return []
+    return [f"{trimmed['trimmed_share']:.1%} of the kept documents' content tokens ({trimmed['trimmed_tokens']:,} of "
+            f"{trimmed['document_tokens']:,}) were trimmed to fit max_seq_len {figures['basis']['max_seq_len']} "
+            f"(warned above {TRIMMED_SHARE_WARNING:.0%}): raise --max-seq-len, or look for lines without sentence "
+            "ends"]
 
 
 def documents(counts: Mapping[str, int]) -> dict:
@@ -193,7 +218,7 @@ def run_figures(stats: Mapping[str, int], records: Sequence[dict], clusters: Map
     lengths = {kind: [stats.get(f"{LENGTH_STAT}.{kind}.{index:02d}", 0) for index in range(len(LENGTH_EDGES))]
                for kind in (READ, KEPT)}
     run_rows = row_length_figures(exact_row_tokens(stats), max_seq_len)
-    return {
+    figures = {
         "basis": {"max_seq_len": max_seq_len, "micro_batch_rows": MICRO_BATCH_ROWS,
                   "examples_per_reason": EXAMPLES_PER_REASON, "length_edges": list(LENGTH_EDGES),
                   "row_token_edges": row_token_edges(max_seq_len)},
@@ -203,3 +228,5 @@ def run_figures(stats: Mapping[str, int], records: Sequence[dict], clusters: Map
         "near_duplicate_clusters": {str(size): int(clusters[size]) for size in sorted(clusters)},
         "rejected_examples": first_examples(records),
     }
+    figures["warnings"] = run_warnings(figures)
+    return figures

@@ -22,6 +22,7 @@ table{border-collapse:collapse;margin:0.8em 0;font-size:13px}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
 tr.all td{font-weight:bold;background:#f4f4f4}p.note{color:#555;font-size:13px;max-width:60em}
 .example{border-left:3px solid #c0504d;margin:0.6em 0;padding:2px 10px;font-size:13px}
+.warning{border-left:4px solid #e46c0a;background:#fdf1e6;padding:4px 10px}
 .example .text{color:#444;white-space:pre-wrap}"""
 
 
@@ -192,8 +193,12 @@ def _run(page: _Page) -> str:
         ("documents kept", "/documents/kept", _count),
         ("documents rejected", "/profile/documents_rejected", _count),
         ("rows", "/rows", _count),
+        ("examples (SOP pairs and single segments)", "/profile/examples", _count),
+        ("examples per row (mean)", "/profile/mean_examples_per_row", _decimal(2)),
         ("tokens", "/tokens", _count),
         ("tokens per row (mean)", "/profile/mean_row_tokens", _decimal(1)),
+        ("content tokens trimmed to fit max_seq_len", "/profile/trimmed/trimmed_tokens", _count),
+        ("share of content tokens trimmed", "/profile/trimmed/trimmed_share", _percent(2)),
         ("[UNK] tokens", "/profile/unk_tokens", _count),
         ("[UNK] rate (of all tokens)", "/profile/unk_rate", _percent(4)),
         ("fill of random micro-batches", "/profile/padding/fill_of_micro_batches", _percent(1)),
@@ -203,8 +208,11 @@ def _run(page: _Page) -> str:
     ]
     rows = [f"<tr><td>{html.escape(name)}</td>{page.cell(key, fmt)}</tr>" for name, key, fmt in figures]
     note = (f'<p class="note">Records read counts every record of the inputs, parsed or not; read = kept + '
-            f'rejected. Rows are at most {page.span("/basis/max_seq_len")} tokens.</p>')
-    return _section("run", "Run", _table(["figure", "value"], rows) + note)
+            f'rejected. Rows are at most {page.span("/basis/max_seq_len")} tokens and hold one or more whole '
+            "examples (one each with --no-pack). Trimmed: content tokens of kept documents that no example "
+            "holds, cut off by max_seq_len.</p>")
+    warnings = "".join(f'<p class="warning">{html.escape(text)}</p>' for text in page.summary.get("warnings", []))
+    return _section("run", "Run", warnings + _table(["figure", "value"], rows) + note)
 
 
 def _sources(page: _Page) -> str:
@@ -273,7 +281,7 @@ def _sop(page: _Page) -> str:
 
     table = _by_source(page, names, cells)
     note = ('<p class="note">Original: segment B follows A in the document; swapped: B and A exchanged '
-            "(the SOP task's negatives); single: a one-sentence document, no SOP loss. Shares of rows.</p>")
+            "(the SOP task's negatives); single: a one-sentence document, no SOP loss. Shares of examples.</p>")
     return _section("sop", "SOP balance", chart + table + note)
 
 

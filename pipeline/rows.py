@@ -1,4 +1,7 @@
-"""From cleaned documents to a columnar batch of training rows: the pure heart of `prepare`.
+"""From cleaned documents to a columnar batch of training examples: the pure heart of `prepare`.
+
+An example is one SOP pair or single segment, one per row of `EXAMPLE_SCHEMA`; the shard writer packs
+a window of them into shard rows (pipeline/packing.py, layout 3.0 in schemas/shard.py).
 
 Randomness comes from (seed, doc_id) alone, so a document yields the same rows whichever worker,
 bundle or batch it lands in. Rows are planned as token ranges (pipeline/sop.py) and assembled for the
@@ -13,25 +16,46 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.annotate import AnnotatedBatch, BatchAnnotator
 from pipeline.arrays import ragged_range
 from pipeline.config import SopConfig
 from pipeline.documents import CleanDocument
 from pipeline.sop import RowPlan, plan_batch
+from schemas import shard
 from schemas.manifest import SpecialTokens
-from schemas.shard import SHARD_SCHEMA, SOP_SINGLE, SOP_SWAPPED
+from schemas.shard import SOP_SINGLE, SOP_SWAPPED
+
+# One example a row, its per-example fields as scalars: what `build_rows` hands the shard writer.
+EXAMPLE_SCHEMA = pa.schema(
+    [
+        pa.field(shard.INPUT_IDS, pa.list_(pa.uint16()), nullable=False),
+        pa.field(shard.LEN_A, pa.uint16(), nullable=False),
+        pa.field(shard.WORD_START, pa.list_(pa.bool_()), nullable=False),
+        pa.field(shard.ENTITY_START, pa.list_(pa.uint16()), nullable=False),
+        pa.field(shard.ENTITY_END, pa.list_(pa.uint16()), nullable=False),
+        pa.field(shard.ENTITY_TYPE, pa.list_(pa.uint16()), nullable=False),
+        pa.field(shard.SOP_LABEL, pa.int8(), nullable=False),
+        pa.field(shard.DOC_ID, pa.string(), nullable=False),
+        pa.field(shard.EXAMPLE_IN_DOC, pa.uint32(), nullable=False),
+    ]
+)
 
 
 @dataclass(frozen=True)
 class BatchRows:
-    """A batch's rows in shard schema, and for each row its document (index into the batch) and its
-    position among that document's rows; `sentences` counts each document's non-empty sentences."""
+    """A batch's examples (`EXAMPLE_SCHEMA`), and for each example its document (index into the batch)
+    and its position among that document's examples; `sentences` counts each document's non-empty
+    sentences. `document_tokens` are the batch's content tokens (specials aside) and `trimmed_tokens`
+    those of them that no example holds: truncation to max_seq_len, counted so it is never silent."""
 
     batch: pa.RecordBatch
     row_doc: np.ndarray
     row_in_doc: np.ndarray
     sentences: np.ndarray
+    document_tokens: int = 0
+    trimmed_tokens: int = 0
 
 
 def _rng_keys(doc_ids: list[str]) -> np.ndarray:
@@ -66,8 +90,8 @@ def split_by_chars(docs: list[CleanDocument], limit: int = MAX_BATCH_CHARS) -> l
 def build_rows(
     docs: list[CleanDocument], annotator: BatchAnnotator, config: SopConfig, special: SpecialTokens, seed: int
 ) -> BatchRows:
-    """The training rows of a batch of documents: annotate (sentences, words, tokens, entities), plan each
-    document's SOP rows as token ranges, then gather them into shard columns.
+    """The training examples of a batch of documents: annotate (sentences, words, tokens, entities), plan
+    each document's SOP examples as token ranges, then gather them into columns.
 
     The plain version of the planning step is `pipeline.sop.plan_rows`, one document at a time; read it
     first. `tests/pipeline/test_rows.py` pins this batch path to it row for row."""
@@ -79,7 +103,10 @@ def build_rows(
     row_in_doc = np.arange(len(row_doc)) - np.repeat(np.cumsum(counts) - counts, counts)
     row_doc_ids = pa.array(doc_ids, type=pa.string()).take(row_doc)
     sentences = np.diff(annotated.doc_sentences)
-    return BatchRows(assemble_rows(annotated, plan, cuts, row_doc_ids, special), row_doc, row_in_doc, sentences)
+    a_start, a_end, b_start, b_end, labels = np.asarray(plan, dtype=np.int64).reshape(-1, 5).T
+    kept = int((a_end - a_start).sum() + np.where(labels != SOP_SINGLE, b_end - b_start, 0).sum())
+    return BatchRows(assemble_rows(annotated, plan, cuts, row_doc_ids, special), row_doc, row_in_doc, sentences,
+                     document_tokens=len(annotated.ids), trimmed_tokens=len(annotated.ids) - kept)
 
 
 def _array(values: np.ndarray) -> pa.Array:
@@ -102,7 +129,8 @@ def assemble_rows(
     annotated: AnnotatedBatch, rows: np.ndarray | list[RowPlan], cuts: np.ndarray | list[int], doc_ids: pa.Array,
     special: SpecialTokens,
 ) -> pa.RecordBatch:
-    """Rows `[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]`) gathered from the batch's token arrays.
+    """Examples `[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]`) gathered from the batch's token arrays, one a
+    row of `EXAMPLE_SCHEMA`.
 
     A cut inside a long sentence opens a unit and drops the entities it crosses; the first token of
     each segment opens a unit (truncation may have cut into a word)."""
@@ -159,21 +187,39 @@ def assemble_rows(
         pa.ListArray.from_arrays(entity_offsets, _array(entities[chosen, 2].astype(np.uint16))),
         _array(labels.astype(np.int8)),
         doc_ids,
+        _array(_index_in_run(doc_ids)),
     ]
-    return pa.RecordBatch.from_arrays(columns, schema=SHARD_SCHEMA)
+    return pa.RecordBatch.from_arrays(columns, schema=EXAMPLE_SCHEMA)
+
+
+def _index_in_run(doc_ids: pa.Array) -> np.ndarray:
+    """Each example's index among its document's examples (`example_in_doc`): a document's examples are
+    consecutive in a plan, so this counts along runs of equal doc_ids. Two documents sharing an id side
+    by side count on as one, which keeps (doc_id, example_in_doc) distinct within the batch."""
+    count = len(doc_ids)
+    if count == 0:
+        return np.zeros(0, dtype=np.uint32)
+    changed = pc.not_equal(doc_ids.slice(1), doc_ids.slice(0, count - 1)).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.concatenate(([True], changed)))
+    run_lengths = np.diff(np.append(starts, count))
+    return (np.arange(count) - np.repeat(starts, run_lengths)).astype(np.uint32)
 
 
 def batch_stats(rows: BatchRows, entity_types: tuple[str, ...]) -> Counter:
-    """Counts for the run summary, from the columns (no per-row Python)."""
+    """Counts of a batch's examples for the run summary, from the columns (no per-example Python). Shard
+    rows, their lengths and [UNK]s are `corpus_profile.row_counts`'s, counted where rows are packed."""
     stats: Counter = Counter()
     batch = rows.batch
     if batch.num_rows == 0:
         return stats
-    labels = batch.column("sop_label").to_numpy()
-    types = batch.column("entity_type").values.to_numpy()
+    labels = batch.column(shard.SOP_LABEL).to_numpy()
+    types = batch.column(shard.ENTITY_TYPE).values.to_numpy()
     singles = int((labels == SOP_SINGLE).sum())
-    stats["rows"] = batch.num_rows
-    stats["tokens"] = len(batch.column("input_ids").values)
+    stats["examples"] = batch.num_rows
+    stats["tokens"] = len(batch.column(shard.INPUT_IDS).values)
+    stats["document_tokens"] = rows.document_tokens
+    if rows.trimmed_tokens:
+        stats["trimmed_tokens"] = rows.trimmed_tokens
     stats["entities"] = len(types)
     stats["swapped_pairs"] = int((labels == SOP_SWAPPED).sum())
     stats["sentences"] = int(rows.sentences.sum())

@@ -14,7 +14,6 @@ from schemas.gx_offline import gx  # first: switches analytics off before GX loa
 # isort: split
 
 from great_expectations.expectations import Expectation
-from great_expectations.expectations.row_conditions import Column
 
 from schemas import output_checks as out
 from schemas import shard
@@ -27,9 +26,6 @@ ROWS_SUITE = f"erlangshen_shard_rows_v{_VERSION}"
 FILES_SUITE = f"erlangshen_shard_files_v{_VERSION}"
 RUN_SUITE = f"erlangshen_run_v{_VERSION}"
 CHECK = "check"
-
-_SINGLE = Column(shard.SOP_LABEL) == shard.SOP_SINGLE
-_PAIR = Column(shard.SOP_LABEL) != shard.SOP_SINGLE
 
 
 def _named(check: str, expectation: Expectation) -> Expectation:
@@ -56,7 +52,9 @@ def _matches(check: str, declared: str, found: str) -> Expectation:
 
 
 def rows_suite(contract: ShardContract) -> gx.ExpectationSuite:
-    """Row rules of DESIGN.md's shard table: `[CLS] A [SEP] B [SEP]`, `len_a` = tokens of `[CLS] A [SEP]`."""
+    """Row rules of the packed layout (schemas/shard.py): whole examples `[CLS] A [SEP] B [SEP]` (or
+    `[CLS] A [SEP]`) that tile the row, `len_a` = tokens of an example's `[CLS] A [SEP]`, entity spans
+    inside one segment of one example. Example rules count the row's examples that break them."""
     E = gx.expectations
     c = contract
     expectations = [
@@ -65,30 +63,24 @@ def rows_suite(contract: ShardContract) -> gx.ExpectationSuite:
             "seq_len_in_range",
             E.ExpectColumnValuesToBeBetween(column=rows.SEQ_LEN, min_value=3, max_value=c.max_seq_len),
         ),
+        _named("row_has_examples", E.ExpectColumnValuesToBeBetween(column=rows.EXAMPLES, min_value=1)),
+        _named(
+            "example_len_sums_to_row",
+            E.ExpectColumnPairValuesToBeEqual(column_A=rows.EXAMPLE_TOKENS, column_B=rows.SEQ_LEN),
+        ),
+        _none_in_row("per_example_columns_aligned", rows.MISALIGNED_EXAMPLE_COLUMNS),
         _named(
             "ids_below_vocab_size",
             E.ExpectColumnValuesToBeBetween(column=rows.MAX_ID, max_value=c.vocab_size - 1),
         ),
-        _named("starts_with_cls", E.ExpectColumnValuesToBeInSet(column=rows.FIRST_ID, value_set=[c.cls_id])),
-        _named("one_cls", E.ExpectColumnValuesToBeInSet(column=rows.CLS_COUNT, value_set=[1])),
-        _named("segment_a_not_empty", E.ExpectColumnValuesToBeBetween(column=shard.LEN_A, min_value=3)),
-        _named(
-            "sep_at_len_a_minus_1",
-            E.ExpectColumnValuesToBeInSet(column=rows.ID_AT_LEN_A_MINUS_1, value_set=[c.sep_id]),
-        ),
-        _named("ends_with_sep", E.ExpectColumnValuesToBeInSet(column=rows.LAST_ID, value_set=[c.sep_id])),
-        _named(
-            "one_sep_in_single_segment",
-            E.ExpectColumnValuesToBeInSet(column=rows.SEP_COUNT, value_set=[1], row_condition=_SINGLE),
-        ),
-        _named(
-            "two_seps_in_pair",
-            E.ExpectColumnValuesToBeInSet(column=rows.SEP_COUNT, value_set=[2], row_condition=_PAIR),
-        ),
-        _named(
-            "pair_has_segment_b",
-            E.ExpectColumnValuesToBeBetween(column=rows.LEN_B, min_value=2, row_condition=_PAIR),
-        ),
+        _none_in_row("examples_start_with_cls", rows.NOT_STARTING_WITH_CLS),
+        _none_in_row("one_cls_per_example", rows.NOT_ONE_CLS),
+        _none_in_row("segment_a_not_empty", rows.SHORT_SEGMENT_A),
+        _none_in_row("sep_at_len_a_minus_1", rows.NO_SEP_AT_LEN_A),
+        _none_in_row("examples_end_with_sep", rows.NOT_ENDING_WITH_SEP),
+        _none_in_row("one_sep_in_single_segment", rows.SINGLE_NOT_ONE_SEP),
+        _none_in_row("two_seps_in_pair", rows.PAIR_NOT_TWO_SEPS),
+        _none_in_row("pair_has_segment_b", rows.PAIR_WITHOUT_B),
         _none_in_row("no_pad_inside", rows.PAD_COUNT),
         _none_in_row("no_mask_inside", rows.MASK_COUNT),
         _named(
@@ -109,13 +101,8 @@ def rows_suite(contract: ShardContract) -> gx.ExpectationSuite:
         _none_in_row("entity_spans_disjoint", rows.OVERLAPPING_SPANS),
         _none_in_row("entity_spans_inside_one_segment", rows.SPANS_OUTSIDE_SEGMENT),
         _none_in_row("entity_type_in_table", rows.UNKNOWN_ENTITY_TYPES),
-        _named(
-            "sop_label_valid",
-            E.ExpectColumnValuesToBeInSet(
-                column=shard.SOP_LABEL, value_set=[shard.SOP_SINGLE, shard.SOP_ORIGINAL, shard.SOP_SWAPPED]
-            ),
-        ),
-        _named("doc_id_present", E.ExpectColumnValuesToNotBeNull(column=shard.DOC_ID)),
+        _none_in_row("sop_label_valid", rows.BAD_SOP_LABELS),
+        _none_in_row("doc_id_present", rows.NULL_DOC_IDS),
     ]
     return gx.ExpectationSuite(name=ROWS_SUITE, expectations=expectations)
 

@@ -63,7 +63,7 @@ def inspect_shard(path: Path, file: str, listed: bool) -> tuple[ShardFacts, pa.T
             file=file, listed=listed, present=True, readable=True, sha256=sha256, rows=table.num_rows
         )
         return facts, None
-    labels = table.column(shard.SOP_LABEL).to_numpy()
+    labels = pc.list_flatten(table.column(shard.SOP_LABEL)).to_numpy()  # one per example
     facts = ShardFacts(
         file=file,
         listed=listed,

@@ -152,10 +152,13 @@ def test_manifest_lists_the_types_of_every_source_and_the_summary_counts_them(pr
 def test_no_entity_span_crosses_a_sep_or_splits_a_word(prepared_rows, tokenizer, data):
     manifest, rows = prepared_rows
     row = rows[data.draw(st.integers(0, len(rows) - 1), label="row")]
-    ids, len_a = row["input_ids"], row["len_a"]
+    ids, example_starts = row["input_ids"], np.cumsum([0, *row["example_len"]])  # a packed row: several examples
     special = manifest.special_tokens
     spans = list(zip(row["entity_start"], row["entity_end"], row["entity_type"]))
     check_units(ids, row["word_start"], spans, tokenizer.vocab.tokens, len(manifest.entity_types),
                 special=(special.cls, special.sep, special.pad, special.mask))
     for start, end, _ in spans:
-        assert end <= len_a - 1 or start >= len_a, "entity crosses the [SEP] between A and B"
+        k = int(np.searchsorted(example_starts, start, side="right")) - 1
+        sep = example_starts[k] + row["len_a"][k]  # first token after the example's [CLS] A [SEP]
+        assert end <= example_starts[k + 1] - 1, "entity crosses into the next example"
+        assert end <= sep - 1 or start >= sep, "entity crosses the [SEP] between A and B"

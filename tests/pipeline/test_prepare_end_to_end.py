@@ -3,6 +3,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -16,6 +17,11 @@ from tests.conftest import SAMPLE_CORPUS
 from tests.run_outputs import differing_files, output_files
 
 INPUT = str(SAMPLE_CORPUS / "*.json")
+
+
+def shard_doc_ids(path: Path) -> list[str]:
+    """The doc_id of every example in a shard (a row holds several when packed)."""
+    return pc.list_flatten(pq.read_table(path, columns=["doc_id"]).column(0)).to_pylist()
 
 
 def ledger_lines(output: Path) -> list[dict]:
@@ -35,8 +41,7 @@ def test_every_document_is_kept_or_ledgered_with_a_reason(prepared_sample):
     assert len(ledger) == accounting.rejected_total
     assert all(line["reason"] for line in ledger)
     assert {"malformed_json", "duplicate_exact", "too_short", "low_cjk_ratio"} <= set(accounting.rejected)
-    kept_ids = {doc_id for shard in manifest.shards
-                for doc_id in pq.read_table(prepared_sample / shard.file, columns=["doc_id"]).column(0).to_pylist()}
+    kept_ids = {doc_id for shard in manifest.shards for doc_id in shard_doc_ids(prepared_sample / shard.file)}
     assert len(kept_ids) == accounting.kept
     assert not kept_ids & {line["doc_id"] for line in ledger if line["reason"] != "truncated_stream"}
 
@@ -58,7 +63,7 @@ def test_shards_match_schema_and_manifest(prepared_sample):
 def test_rows_carry_sop_pairs_and_entities(prepared_sample):
     manifest = read_manifest(prepared_sample)
     table = pq.read_table([prepared_sample / s.file for s in manifest.shards][0])
-    labels = table.column("sop_label").to_pylist()
+    labels = pc.list_flatten(table.column("sop_label")).to_pylist()
     assert {0, 1} <= set(labels)
     assert sum(len(spans) for spans in table.column("entity_start").to_pylist()) > 0
     assert manifest.stats["sentences"] > manifest.total_rows
@@ -120,8 +125,7 @@ def test_exact_duplicates_keep_the_smallest_id_and_identical_copies_keep_one(tmp
     output = tmp_path / "out"
     summary = run_prepare(PrepareRequest([str(corpus / "*.json")], str(output)), local_options(1))
     assert summary["documents"] == {"read": 3, "kept": 1, "rejected": {"duplicate_exact": 2}}
-    kept = {doc_id for path in sorted((output / "shards").glob("*.parquet"))
-            for doc_id in pq.read_table(path).column("doc_id").to_pylist()}
+    kept = {doc_id for path in sorted((output / "shards").glob("*.parquet")) for doc_id in shard_doc_ids(path)}
     assert kept == {"dup-a"}
     assert sorted((r["doc_id"], r["reason"], r["detail"]) for r in ledger_lines(output)) == [
         ("dup-a", "duplicate_exact", "dup-a"), ("dup-b", "duplicate_exact", "dup-a")]

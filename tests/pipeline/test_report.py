@@ -53,9 +53,9 @@ def test_row_counts_count_unk_tokens_and_rows_per_exact_length():
     cls, sep, unk = 101, 102, 100
     ids = pa.array([[cls, unk, sep], [cls, 7, unk, unk, sep], [cls, 8, sep]], type=pa.list_(pa.uint16()))
     counts = row_counts(ids, unk)
-    assert counts == Counter({"unk_tokens": 3, f"{ROW_TOKENS_STAT}00003": 2, f"{ROW_TOKENS_STAT}00005": 1})
+    assert counts == Counter({"rows": 3, "unk_tokens": 3, f"{ROW_TOKENS_STAT}00003": 2, f"{ROW_TOKENS_STAT}00005": 1})
     # a slice of a batch counts its own rows' tokens only (Arrow keeps the whole buffer under a slice)
-    assert row_counts(ids.slice(2), unk) == Counter({f"{ROW_TOKENS_STAT}00003": 1})
+    assert row_counts(ids.slice(2), unk) == Counter({"rows": 1, f"{ROW_TOKENS_STAT}00003": 1})
 
 
 def test_row_length_bins_hold_lengths_up_to_their_upper_edge():

@@ -1,8 +1,9 @@
 """Small, valid output directories built from row dicts, so each test can break exactly one thing.
 
-Rows follow the contract by construction: `[CLS] A [SEP] B [SEP]` pairs and `[CLS] A [SEP]` singles
-over the real BERT-Chinese vocab, word starts on every special, sorted disjoint entity spans inside
-one segment. `write_output` computes the manifest's sha256, rows and tokens from the files it writes.
+Rows follow the packed contract (layout 3.0) by construction: one to three whole examples a row,
+`[CLS] A [SEP] B [SEP]` pairs and `[CLS] A [SEP]` singles over the real BERT-Chinese vocab, word starts
+on every special, sorted disjoint entity spans inside one segment of one example. `write_output`
+computes the manifest's sha256, rows and tokens from the files it writes.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _segment(
     rng: np.random.Generator, offset: int
 ) -> tuple[list[int], list[bool], list[tuple[int, int, int]]]:
     """Content tokens of one segment starting at `offset`, its word starts and up to two entity spans."""
-    length = int(rng.integers(3, 18))
+    length = int(rng.integers(3, 11))
     ids = rng.integers(FIRST_CJK_ID, 21128, size=length).tolist()
     word_start = (rng.random(length) < 0.6).tolist()
     word_start[0] = True
@@ -55,37 +56,57 @@ def _segment(
     return ids, word_start, spans
 
 
-def make_row(rng: np.random.Generator, index: int, label: int) -> dict:
-    ids_a, ws_a, spans_a = _segment(rng, 1)
+def make_example(rng: np.random.Generator, offset: int, label: int) -> dict:
+    """One example starting at row position `offset`: ids, word starts, spans (row positions), len_a."""
+    ids_a, ws_a, spans = _segment(rng, offset + 1)
     ids = [SPECIALS.cls, *ids_a, SPECIALS.sep]
     word_start = [True, *ws_a, True]
-    spans = spans_a
     len_a = len(ids)
     if label != shard.SOP_SINGLE:
-        ids_b, ws_b, spans_b = _segment(rng, len_a)
+        ids_b, ws_b, spans_b = _segment(rng, offset + len_a)
         ids += [*ids_b, SPECIALS.sep]
         word_start += [*ws_b, True]
         spans = spans + spans_b
+    return {"ids": ids, "word_start": word_start, "spans": spans, "len_a": len_a, "label": label}
+
+
+def make_row(rng: np.random.Generator, index: int, labels: list[int]) -> dict:
+    """A packed row (layout 3.0) of examples with these labels, as many as fit in MAX_SEQ_LEN tokens
+    (at least one); row `index`'s examples belong to documents doc-{index}-{k}."""
+    examples: list[dict] = []
+    offset = 0
+    for label in labels:
+        example = make_example(rng, offset, label)
+        if examples and offset + len(example["ids"]) > MAX_SEQ_LEN:
+            break
+        examples.append(example)
+        offset += len(example["ids"])
+    spans = [span for example in examples for span in example["spans"]]
     return {
-        shard.INPUT_IDS: ids,
-        shard.LEN_A: len_a,
-        shard.WORD_START: word_start,
+        shard.INPUT_IDS: [i for example in examples for i in example["ids"]],
+        shard.WORD_START: [w for example in examples for w in example["word_start"]],
         shard.ENTITY_START: [s for s, _, _ in spans],
         shard.ENTITY_END: [e for _, e, _ in spans],
         shard.ENTITY_TYPE: [t for _, _, t in spans],
-        shard.SOP_LABEL: label,
-        shard.DOC_ID: f"doc-{index:05d}",
+        shard.EXAMPLE_LEN: [len(example["ids"]) for example in examples],
+        shard.LEN_A: [example["len_a"] for example in examples],
+        shard.SOP_LABEL: [example["label"] for example in examples],
+        shard.DOC_ID: [f"doc-{index:05d}-{k}" for k in range(len(examples))],
+        shard.EXAMPLE_IN_DOC: [0] * len(examples),
     }
 
 
 def make_shards(seed: int = 7, shards: int = 2, rows: int = ROWS_PER_SHARD) -> list[list[dict]]:
+    """Rows of one to three examples each (two thirds of them several), a fifth of examples single."""
     rng = np.random.default_rng(seed)
-    labels = rng.choice(
-        [shard.SOP_SINGLE, shard.SOP_ORIGINAL, shard.SOP_SWAPPED], p=[0.2, 0.4, 0.4], size=shards * rows
-    )
-    return [
-        [make_row(rng, s * rows + r, int(labels[s * rows + r])) for r in range(rows)] for s in range(shards)
-    ]
+    made = []
+    for s in range(shards):
+        made.append([])
+        for r in range(rows):
+            labels = rng.choice([shard.SOP_SINGLE, shard.SOP_ORIGINAL, shard.SOP_SWAPPED], p=[0.2, 0.4, 0.4],
+                                size=int(rng.integers(1, 4)))
+            made[-1].append(make_row(rng, s * rows + r, [int(label) for label in labels]))
+    return made
 
 
 def _sha256(path: Path) -> str:
@@ -113,7 +134,7 @@ def write_output(
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), directory / file)
         tokens = sum(len(row[shard.INPUT_IDS]) for row in rows)
         infos.append(ShardInfo(file=file, rows=len(rows), tokens=tokens, sha256=_sha256(directory / file)))
-    kept = sum(len(rows) for rows in shards)
+    kept = sum(len(row[shard.EXAMPLE_LEN]) for rows in shards for row in rows)
     manifest = Manifest(
         vocab=VocabInfo(file=VOCAB_NAME, sha256=_sha256(VOCAB), size=len(VOCAB.read_text().splitlines())),
         special_tokens=SPECIALS,

@@ -27,10 +27,20 @@ CORRUPTED_SHARD = "shards/part-00000-0000.parquet"
 
 @dataclass(frozen=True)
 class RowDefect:
-    corrupt: Callable[[dict], None]
+    corrupt: Callable[[dict, int], None]  # (row, index of the example to corrupt in it)
     expected: set[str]
-    pair: bool = True  # the kind of row it is injected into
+    pair: bool = True  # the kind of example it is injected into
     with_entities: bool | None = None
+    example: int = -1  # which example of a row of several: the last by default, not the first
+
+
+def _offset(row: dict, k: int) -> int:
+    """Where example `k` starts in its row."""
+    return sum(row[shard.EXAMPLE_LEN][:k])
+
+
+def _length(row: dict, k: int) -> int:
+    return row[shard.EXAMPLE_LEN][k]
 
 
 def _set_spans(row: dict, spans: list[tuple[int, int, int]]) -> None:
@@ -39,76 +49,115 @@ def _set_spans(row: dict, spans: list[tuple[int, int, int]]) -> None:
     row[shard.ENTITY_TYPE] = [t for _, _, t in spans]
 
 
-def _id(position: int, token: int) -> Callable[[dict], None]:
-    return lambda row: row[shard.INPUT_IDS].__setitem__(position, token)
+def _id(position: int, token: int) -> Callable[[dict, int], None]:
+    """Token at `position` of the example (negative: from its end) becomes `token`."""
+    def corrupt(row: dict, k: int) -> None:
+        at = position if position >= 0 else _length(row, k) + position
+        row[shard.INPUT_IDS][_offset(row, k) + at] = token
+
+    return corrupt
 
 
-def _single(ids: list[int]) -> Callable[[dict], None]:
-    def corrupt(row: dict) -> None:
-        row.update({shard.INPUT_IDS: ids, shard.LEN_A: len(ids), shard.WORD_START: [True] * len(ids)})
+def _single_row(ids: list[int]) -> Callable[[dict, int], None]:
+    """The whole row becomes one single-segment example with these ids."""
+    def corrupt(row: dict, k: int) -> None:
+        row.update({shard.INPUT_IDS: ids, shard.WORD_START: [True] * len(ids), shard.EXAMPLE_LEN: [len(ids)],
+                    shard.LEN_A: [len(ids)], shard.SOP_LABEL: [shard.SOP_SINGLE],
+                    shard.DOC_ID: row[shard.DOC_ID][:1], shard.EXAMPLE_IN_DOC: [0]})
         _set_spans(row, [])
 
     return corrupt
 
 
-def _shift_len_a(delta: int) -> Callable[[dict], None]:
-    def corrupt(row: dict) -> None:
-        _set_spans(row, [])  # spans would straddle the moved boundary and fire a second check
-        row[shard.LEN_A] += delta
+def _per_example(column: str, value: Callable[[dict, int], object]) -> Callable[[dict, int], None]:
+    def corrupt(row: dict, k: int) -> None:
+        row[column][k] = value(row, k)
 
     return corrupt
 
 
-def _label(label: int) -> Callable[[dict], None]:
-    return lambda row: row.__setitem__(shard.SOP_LABEL, label)
+def _shift_len_a(delta: int) -> Callable[[dict, int], None]:
+    def corrupt(row: dict, k: int) -> None:
+        _set_spans(row, [])  # spans would straddle the moved boundary and fire a second check
+        row[shard.LEN_A][k] += delta
+
+    return corrupt
 
 
-def _spans(make: Callable[[dict], list[tuple[int, int, int]]]) -> Callable[[dict], None]:
-    return lambda row: _set_spans(row, make(row))
+def _label(label: int) -> Callable[[dict, int], None]:
+    return _per_example(shard.SOP_LABEL, lambda row, k: label)
 
 
-def _drop_last(column: str) -> Callable[[dict], None]:
-    return lambda row: row[column].pop()
+def _spans(make: Callable[[int, int, int], list[tuple[int, int, int]]]) -> Callable[[dict, int], None]:
+    """The row's spans become `make(offset, length, len_a)` of the example."""
+    return lambda row, k: _set_spans(row, make(_offset(row, k), _length(row, k), row[shard.LEN_A][k]))
+
+
+def _drop_last(column: str) -> Callable[[dict, int], None]:
+    return lambda row, k: row[column].pop()
+
+
+def _move_boundary(row: dict, k: int) -> None:
+    """Example 0 takes the first token of example 1: the lengths still sum to the row's."""
+    _set_spans(row, [])
+    row[shard.EXAMPLE_LEN][0] += 1
+    row[shard.EXAMPLE_LEN][1] -= 1
 
 
 ROW_DEFECTS: dict[str, RowDefect] = {
     "id_out_of_vocab": RowDefect(_id(1, 21128), {"ids_below_vocab_size"}),
-    "missing_cls": RowDefect(_id(0, 700), {"starts_with_cls", "one_cls"}),
-    "second_cls_inside": RowDefect(_id(1, 101), {"one_cls"}),
-    "missing_final_sep": RowDefect(_id(-1, 700), {"ends_with_sep", "two_seps_in_pair"}),
+    "missing_cls": RowDefect(_id(0, 700), {"examples_start_with_cls", "one_cls_per_example"}),
+    "second_cls_inside": RowDefect(_id(1, 101), {"one_cls_per_example"}),
+    "missing_final_sep": RowDefect(_id(-1, 700), {"examples_end_with_sep", "two_seps_in_pair"}),
     "sep_inside_segment_a": RowDefect(_id(1, 102), {"two_seps_in_pair"}),
     "sep_inside_single_segment": RowDefect(_id(1, 102), {"one_sep_in_single_segment"}, pair=False),
     "pad_inside": RowDefect(_id(2, 0), {"no_pad_inside"}),
     "mask_inside": RowDefect(_id(2, 103), {"no_mask_inside"}),
-    "too_long": RowDefect(_single([101, *[700] * 60, 102]), {"seq_len_in_range"}, pair=False),
-    "too_short": RowDefect(_single([101, 102]), {"seq_len_in_range", "segment_a_not_empty"}, pair=False),
+    "too_long": RowDefect(_single_row([101, *[700] * 60, 102]), {"seq_len_in_range"}, pair=False),
+    "too_short": RowDefect(_single_row([101, 102]), {"seq_len_in_range", "segment_a_not_empty"}, pair=False),
     "len_a_one_too_long": RowDefect(_shift_len_a(+1), {"sep_at_len_a_minus_1"}),
     "len_a_one_too_short": RowDefect(_shift_len_a(-1), {"sep_at_len_a_minus_1"}),
     "single_len_a_short": RowDefect(_shift_len_a(-1), {"sep_at_len_a_minus_1"}, pair=False),
-    "pair_without_segment_b": RowDefect(
-        lambda row: row.__setitem__(shard.LEN_A, len(row[shard.INPUT_IDS])), {"pair_has_segment_b"}
-    ),
+    "pair_without_segment_b": RowDefect(_per_example(shard.LEN_A, _length), {"pair_has_segment_b"}),
     "single_labelled_as_pair": RowDefect(
         _label(shard.SOP_ORIGINAL), {"two_seps_in_pair", "pair_has_segment_b"}, pair=False
     ),
     "pair_labelled_as_single": RowDefect(_label(shard.SOP_SINGLE), {"one_sep_in_single_segment"}),
     "bad_sop_label": RowDefect(_label(2), {"sop_label_valid"}),
+    "null_doc_id": RowDefect(_per_example(shard.DOC_ID, lambda row, k: None), {"doc_id_present"}),
+    "example_len_too_long": RowDefect(
+        _per_example(shard.EXAMPLE_LEN, lambda row, k: _length(row, k) + 1), {"example_len_sums_to_row"}
+    ),
+    "example_boundary_moved": RowDefect(
+        _move_boundary,
+        {"examples_end_with_sep", "examples_start_with_cls", "one_cls_per_example", "sep_at_len_a_minus_1"},
+    ),
+    "len_a_list_short": RowDefect(_drop_last(shard.LEN_A), {"per_example_columns_aligned"}),
+    "sop_label_list_short": RowDefect(_drop_last(shard.SOP_LABEL), {"per_example_columns_aligned"}),
+    "doc_id_list_short": RowDefect(_drop_last(shard.DOC_ID), {"per_example_columns_aligned"}),
+    "example_in_doc_list_short": RowDefect(_drop_last(shard.EXAMPLE_IN_DOC), {"per_example_columns_aligned"}),
     "word_start_too_short": RowDefect(_drop_last(shard.WORD_START), {"word_start_aligned"}),
     "word_start_false_on_cls": RowDefect(
-        lambda row: row[shard.WORD_START].__setitem__(0, False), {"specials_start_words"}
+        lambda row, k: row[shard.WORD_START].__setitem__(_offset(row, k), False), {"specials_start_words"}
     ),
     "span_past_the_end": RowDefect(
-        _spans(lambda r: [(len(r[shard.INPUT_IDS]) - 1, len(r[shard.INPUT_IDS]) + 2, 0)]),
-        {"entity_spans_inside_one_segment"},
+        _spans(lambda o, n, a: [(o + n - 1, o + n + 2, 0)]), {"entity_spans_inside_one_segment"}
+    ),
+    "span_across_two_examples": RowDefect(
+        _spans(lambda o, n, a: [(o + n - 2, o + n + 2, 0)]), {"entity_spans_inside_one_segment"}, example=0
     ),
     "span_across_middle_sep": RowDefect(
-        _spans(lambda r: [(r[shard.LEN_A] - 2, r[shard.LEN_A] + 1, 0)]), {"entity_spans_inside_one_segment"}
+        _spans(lambda o, n, a: [(o + a - 2, o + a + 1, 0)]), {"entity_spans_inside_one_segment"}
     ),
-    "span_over_cls": RowDefect(_spans(lambda r: [(0, 2, 0)]), {"entity_spans_inside_one_segment"}),
-    "empty_span": RowDefect(_spans(lambda r: [(1, 1, 0)]), {"entity_spans_not_empty"}),
-    "unsorted_spans": RowDefect(_spans(lambda r: [(3, 4, 0), (1, 2, 1)]), {"entity_spans_sorted"}),
-    "overlapping_spans": RowDefect(_spans(lambda r: [(1, 3, 0), (2, 4, 1)]), {"entity_spans_disjoint"}),
-    "unknown_entity_type": RowDefect(_spans(lambda r: [(1, 2, 3)]), {"entity_type_in_table"}),
+    "span_over_cls": RowDefect(_spans(lambda o, n, a: [(o, o + 2, 0)]), {"entity_spans_inside_one_segment"}),
+    "empty_span": RowDefect(_spans(lambda o, n, a: [(o + 1, o + 1, 0)]), {"entity_spans_not_empty"}),
+    "unsorted_spans": RowDefect(
+        _spans(lambda o, n, a: [(o + 3, o + 4, 0), (o + 1, o + 2, 1)]), {"entity_spans_sorted"}
+    ),
+    "overlapping_spans": RowDefect(
+        _spans(lambda o, n, a: [(o + 1, o + 3, 0), (o + 2, o + 4, 1)]), {"entity_spans_disjoint"}
+    ),
+    "unknown_entity_type": RowDefect(_spans(lambda o, n, a: [(o + 1, o + 2, 3)]), {"entity_type_in_table"}),
     "entity_end_missing": RowDefect(_drop_last(shard.ENTITY_END), {"entity_end_aligned"}, with_entities=True),
     "entity_type_missing": RowDefect(
         _drop_last(shard.ENTITY_TYPE), {"entity_type_aligned"}, with_entities=True
@@ -117,17 +166,19 @@ ROW_DEFECTS: dict[str, RowDefect] = {
 
 
 def _inject_each_in_its_own_row(rows: list[dict]) -> dict[str, int]:
-    """Row number of each defect: one shard, one validation, and every defect still told apart."""
+    """Row number of each defect: one shard, one validation, and every defect still told apart. Each
+    goes into a row of several examples, into its `example` (the last unless said), of its kind."""
     placed: dict[str, int] = {}
     for name, defect in ROW_DEFECTS.items():
         index = next(
             i
             for i, row in enumerate(rows)
             if i not in placed.values()
-            and (row[shard.SOP_LABEL] != shard.SOP_SINGLE) == defect.pair
+            and len(row[shard.SOP_LABEL]) > 1
+            and (row[shard.SOP_LABEL][defect.example] != shard.SOP_SINGLE) == defect.pair
             and (defect.with_entities is None or bool(row[shard.ENTITY_START]) == defect.with_entities)
         )
-        defect.corrupt(rows[index])
+        defect.corrupt(rows[index], defect.example % len(rows[index][shard.SOP_LABEL]))
         placed[name] = index
     return placed
 
@@ -163,8 +214,8 @@ def test_row_defects_fail_validation_and_flag_no_sound_row(
 def test_all_pairs_swapped_breaks_the_sop_balance(tmp_path: Path, shard_rows: Rows) -> None:
     for rows in shard_rows:
         for row in rows:
-            if row[shard.SOP_LABEL] == shard.SOP_ORIGINAL:
-                row[shard.SOP_LABEL] = shard.SOP_SWAPPED
+            row[shard.SOP_LABEL] = [shard.SOP_SWAPPED if label == shard.SOP_ORIGINAL else label
+                                    for label in row[shard.SOP_LABEL]]
     report = validate_output(write_output(tmp_path / "out", shard_rows), workers=1)
     assert report.failed_checks == {"sop_balance"}, report.summary()
 
@@ -247,7 +298,7 @@ def test_file_defect_is_caught_by_its_expectation(defect: str, valid_output: Pat
 
 
 def test_reject_rate_above_the_bound_fails(tmp_path: Path, shard_rows: Rows) -> None:
-    kept = sum(len(rows) for rows in shard_rows)
+    kept = sum(len(row[shard.EXAMPLE_LEN]) for rows in shard_rows for row in rows)
     documents = DocumentAccounting(read=kept * 3, kept=kept, rejected={"too_short": kept * 2})
     output = write_output(tmp_path / "out", shard_rows, documents=documents)
     assert validate_output(output, workers=1).failed_checks == {"reject_rate_within_bound"}
@@ -260,11 +311,12 @@ def test_schema_drift_is_caught_and_its_rows_are_not_misread(tmp_path: Path, sha
     assert report.failed_checks == {"shard_schema"}
 
 
-def test_null_doc_id_is_caught(tmp_path: Path, shard_rows: Rows) -> None:
-    nullable = shard.SHARD_SCHEMA.set(7, pa.field(shard.DOC_ID, pa.string(), nullable=True))
+def test_null_doc_id_list_is_caught(tmp_path: Path, shard_rows: Rows) -> None:
+    at = shard.SHARD_SCHEMA.get_field_index(shard.DOC_ID)
+    nullable = shard.SHARD_SCHEMA.set(at, pa.field(shard.DOC_ID, pa.list_(pa.string()), nullable=True))
     shard_rows[0][5][shard.DOC_ID] = None
     report = validate_output(write_output(tmp_path / "out", shard_rows, schema=nullable), workers=1)
-    assert report.failed_checks == {"doc_id_present", "shard_schema"}
+    assert report.failed_checks == {"per_example_columns_aligned", "shard_schema"}
 
 
 def test_failure_points_at_the_shard_and_the_row(tmp_path: Path, shard_rows: Rows) -> None:

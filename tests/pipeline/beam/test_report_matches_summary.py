@@ -197,7 +197,7 @@ def test_the_accounting_adds_up_per_run_and_per_source(run):
         assert documents["read"] == documents["kept"] + sum(documents["rejected"].values())
         assert whole["profile"]["documents_rejected"] == sum(documents["rejected"].values())
         assert sum(whole["profile"]["row_tokens"]) == whole["rows"]
-        assert sum(whole["profile"]["sop"].values()) == whole["rows"]
+        assert sum(whole["profile"]["sop"].values()) == whole["profile"]["examples"]  # one label an example
     for key in ("rows", "tokens"):
         assert summary[key] == sum(source[key] for source in sources)
     for key in ("read", "kept"):
