@@ -11,6 +11,7 @@ import argparse
 import errno
 import importlib
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -112,6 +113,22 @@ def disk_full_path(error: BaseException) -> str | None:
     return None if match is None else match.group(1) or ""
 
 
+def named_path_error(error: BaseException, args: argparse.Namespace) -> str | None:
+    """The message of an OSError about a path the user named or a folder above one (`--out` that is a
+    file, an export prefix under a file): the user's to fix, so one line. An OSError about a path
+    below one, or any other, may be a bug and keeps its traceback."""
+    if not isinstance(error, OSError) or not error.filename:
+        return None
+    failed = os.path.abspath(str(error.filename))
+    for value in vars(args).values():
+        for named in value if isinstance(value, list) else [value]:
+            if isinstance(named, str) and named and "://" not in named:
+                named = os.path.abspath(named)
+                if failed == named or named.startswith(failed + os.sep):
+                    return f"{error.filename}: {error.strerror or error}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -128,12 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix} interrupted", file=sys.stderr)
         return INTERRUPTED
     except Exception as error:
-        where = disk_full_path(error)
-        if where is None:
+        where, message = disk_full_path(error), named_path_error(error, args)
+        if where is not None:
+            output = getattr(args, "output", None) or getattr(args, "out", None)
+            place = f" writing {where}" if where else f" writing under {output}" if output else ""
+            message = f"the disk is full (no space left on device){place}"
+        if message is None:
             raise
-        output = getattr(args, "output", None) or getattr(args, "out", None)
-        place = f" writing {where}" if where else f" writing under {output}" if output else ""
-        print(f"{prefix} error: the disk is full (no space left on device){place}", file=sys.stderr)
+        print(f"{prefix} error: {message}", file=sys.stderr)
         return 2
 
 

@@ -68,6 +68,13 @@ def test_2_output_that_is_a_file_or_lies_under_one_is_one_line(tmp_path, capsys)
     assert a_file.read_text() == "mine"
 
 
+def test_2_an_export_prefix_under_a_file_is_one_line(prepared_sample, tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    code = main(["export", "megatron", str(prepared_sample), str(a_file / "mg" / "text")])
+    one_line_error(code, capsys.readouterr().err, f"{a_file}")
+
+
 # 3 -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("argv, flag", [
     (["prepare", "--output", "o", "--seed", "-1"], "--seed"),
