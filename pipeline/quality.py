@@ -5,6 +5,10 @@ spaces to count words by; the thresholds and their sources sit next to each fiel
 All statistics of a batch come from a handful of numpy passes over the batch's concatenated code
 points (one class lookup, a reduceat per figure, one sort of the duplicate-rule n-grams, and a
 bincount that spares all but a few texts the top-n-gram rule's sort), never from per-character Python.
+Read `quality_reasons` first: its list of (reason, condition) pairs is the meaning, each threshold a
+field of CleanConfig. tests/pipeline/test_clean_quality.py pins the batch machinery: batching changes no
+decision (`test_batching_does_not_change_any_decision`), and the bucket bound never undercounts the
+exact top n-gram (`test_the_bucket_bound_never_undercounts_the_top_ngram`).
 """
 from __future__ import annotations
 
