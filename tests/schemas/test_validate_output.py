@@ -19,7 +19,7 @@ def test_valid_output_passes_with_data_docs_and_persisted_suites(valid_output: P
     report = validate_output(valid_output, workers=1)
     assert report.success, report.summary()
     assert (report.shards, report.rows_checked) == (2, 120)
-    assert report.expectations_evaluated == 2 * 24 + 8 + 6
+    assert report.expectations_evaluated == 2 * 27 + 8 + 6
     assert report.data_docs.is_file() and report.data_docs.name == "index.html"
     assert report.data_docs.is_relative_to(valid_output / "gx")
     for suite in (ROWS_SUITE, FILES_SUITE, RUN_SUITE):
