@@ -1,5 +1,6 @@
 """`prepare` on the embedded sample corpus, through Beam's DirectRunner, checked file by file."""
 import hashlib
+import html
 import json
 from pathlib import Path
 
@@ -129,3 +130,21 @@ def test_exact_duplicates_keep_the_smallest_id_and_identical_copies_keep_one(tmp
     assert kept == {"dup-a"}
     assert sorted((r["doc_id"], r["reason"], r["detail"]) for r in ledger_lines(output)) == [
         ("dup-a", "duplicate_exact", "dup-a"), ("dup-b", "duplicate_exact", "dup-a")]
+
+
+def test_tokens_trimmed_by_max_seq_len_are_counted_and_warned_about(prepared_sample, tmp_path):
+    """Issue 24 item 14: at --max-seq-len 8 most content tokens are cut away; the summary counts them
+    per run and per source, warns, and the report shows the warning. At 512 the sample loses ~1%."""
+    from pipeline.config import SopConfig
+    from pipeline.corpus_profile import TRIMMED_SHARE_WARNING
+
+    summary = prepare(tmp_path, PrepareConfig(sop=SopConfig(max_seq_len=8)))
+    trimmed = summary["profile"]["trimmed"]
+    assert trimmed["trimmed_share"] > 0.4 and trimmed["trimmed_tokens"] == summary["stats"]["trimmed_tokens"]
+    assert sum(source["profile"]["trimmed"]["trimmed_tokens"] for source in summary["sources"]) \
+        == trimmed["trimmed_tokens"]
+    [warning] = summary["warnings"]
+    assert "trimmed to fit max_seq_len 8" in warning
+    assert html.escape(warning) in (tmp_path / "report.html").read_text(encoding="utf-8")
+    sample = json.loads((prepared_sample / "summary.json").read_text(encoding="utf-8"))
+    assert 0 < sample["profile"]["trimmed"]["trimmed_share"] < TRIMMED_SHARE_WARNING and sample["warnings"] == []

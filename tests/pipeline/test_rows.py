@@ -11,6 +11,7 @@ from pipeline.config import SopConfig
 from pipeline.rows import (
     CleanDocument,
     assemble_rows,
+    batch_stats,
     build_rows,
     document_rng,
     split_by_chars,
@@ -80,3 +81,21 @@ def test_each_document_is_planned_with_its_own_generator(annotator_and_special, 
     expected = assemble_rows(annotated, np.array(plans), np.array(cuts, dtype=np.int64), pa.array(doc_ids), special)
     assert len(cuts) > 0 and built.batch.num_rows > len(docs)
     assert built.batch.equals(expected)
+
+
+@pytest.mark.parametrize("max_seq_len", [8, 512])
+def test_tokens_trimmed_to_fit_max_seq_len_are_counted(annotator_and_special, wudao_sample_dir, max_seq_len):
+    """Every content token of a batch is in an example or counted as trimmed (issue 24 item 14): at 8
+    tokens a row, most of the text is cut away, and the count says so."""
+    annotator, special = annotator_and_special
+    records = json.loads((wudao_sample_dir / "part-0001.json").read_text())[:60]
+    docs = [CleanDocument(r["uniqueKey"], "part-0001", r["content"]) for r in records if r["content"].strip()]
+    built = build_rows(docs, annotator, SopConfig(max_seq_len=max_seq_len), special, seed=3)
+    ids = built.batch.column("input_ids").flatten().to_numpy()
+    in_examples = int(np.count_nonzero((ids != special.cls) & (ids != special.sep)))
+    assert built.document_tokens == len(annotator.annotate([doc.text for doc in docs]).ids)
+    assert built.document_tokens - built.trimmed_tokens == in_examples
+    stats = batch_stats(built, tuple(load_lexicons([]).types))
+    assert (stats["document_tokens"], stats.get("trimmed_tokens", 0)) == (built.document_tokens, built.trimmed_tokens)
+    share = built.trimmed_tokens / built.document_tokens
+    assert share > 0.4 if max_seq_len == 8 else share < 0.05
