@@ -13,6 +13,9 @@
 #      (these three run side by side: none of them is timed against a goal)
 #   3. speed     bench/train_speed.py --config 1.3b --batch 16 --compile, alone on the GPU
 #   4. eager     the same without --compile, ours only, if time is left
+#   5. packing   with PACKED_SHARDS and UNPACKED_SHARDS set (`prepare` and `prepare --no-pack` outputs of
+#                one input, carried to the box): packed vs unpacked rows, non-pad tokens/s and MFU from
+#                real tokens, 1.3b bf16 --compile (tiny on --cpu-smoke), if time is left
 # Files under $OUT (8): summary.txt, parity.json, parity.log, train.json, train.log, pytest.log,
 # speed.json, speed.log.
 set -u
@@ -176,6 +179,15 @@ json.dump(runs, open(target, "w"), indent=1)
 ours, hf = result.get("ours") or {}, result.get("transformers_eager") or {}
 def pct(x):
     return "n/a" if x is None else f"{100 * x:.1f}%"
+if "packed" in result:
+    packed, unpacked = result["packed"], result["unpacked"]
+    print(f"  speed/{tag}: packed {packed['non_pad_tokens_per_s']:,.0f} non-pad tok/s (padding "
+          f"{pct(packed['padding_share'])}, MFU {pct(packed['mfu_real_tokens'])}); unpacked "
+          f"{unpacked['non_pad_tokens_per_s']:,.0f} (padding {pct(unpacked['padding_share'])}, MFU "
+          f"{pct(unpacked['mfu_real_tokens'])}); {result['speedup_non_pad_tokens_per_s']:.2f}x "
+          f"[goal >=1.8x: {'MET' if result['speedup_non_pad_tokens_per_s'] >= 1.8 else 'NOT MET'}] "
+          f"({result.get('device')})")
+    sys.exit(0)
 if ours:
     line = f"  speed/{tag}: ours {ours['tokens_per_s']:,.0f} tok/s, MFU {pct(ours.get('mfu'))}"
     if hf:
@@ -200,6 +212,17 @@ if [ "$HF_OK" = 1 ]; then
     fi
 else
     note "speed: SKIPPED (transformers or a trainer import missing)"
+fi
+if [ -n "${PACKED_SHARDS:-}" ] && [ -n "${UNPACKED_SHARDS:-}" ] && [ "$HF_OK" = 1 ]; then
+    if [ "$SMOKE" = 1 ]; then
+        speed packing 120 20 --config tiny --batch 2 --steps 2 --warmup 1 --packed "$PACKED_SHARDS" \
+            --unpacked "$UNPACKED_SHARDS"
+    else
+        speed packing 150 60 --config 1.3b --batch 8 --compile --steps 10 --warmup 3 --packed "$PACKED_SHARDS" \
+            --unpacked "$UNPACKED_SHARDS"
+    fi
+else
+    note "speed/packing: SKIPPED (set PACKED_SHARDS and UNPACKED_SHARDS to two prepare outputs of one input)"
 fi
 
 note "== done in $((SECONDS - BEGIN))s (budget ${BUDGET}s); files: $(cd "$OUT" && ls | tr '\n' ' ')"

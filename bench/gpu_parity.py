@@ -10,7 +10,10 @@ pretraining loss and every parameter's gradient. fp32 must agree within rounding
 bf16 the two models round differently, so the check is that ours strays from transformers' fp32
 result no further than transformers' own bf16 run does (x2 + a small floor). On CUDA it also runs
 our layers under each SDPA backend alone, since a kernel that refuses a shape (1.3b has heads of
-256) silently costs speed. One JSON object per comparison goes to --json; exit 1 if any fails.
+256) silently costs speed. Packed rows (issue 19) are checked against themselves: each example's
+logits packed two to a row (the block-diagonal mask, restarting positions, SOP at each [CLS]) equal
+those of the example alone, fp32 within rounding and bf16 within bf16's. One JSON object per
+comparison goes to --json; exit 1 if any fails.
 """
 from __future__ import annotations
 
@@ -200,6 +203,39 @@ def check_config(name: str, device: torch.device, dtypes: list[str]) -> list[dic
     return records
 
 
+def check_packed(name: str, device: torch.device, dtypes: list[str]) -> list[dict]:
+    """2 x batch examples of seq/2 tokens: packed two to a row, then each alone (no mask)."""
+    config = model_config(name)
+    batch, seq = SHAPES[name]
+    half = seq // 2
+    torch.manual_seed(0)
+    with device:
+        ours = MegatronBertForPreTraining(config).eval()
+    alone = make_inputs(config, 2 * batch, half, False, device, seed=4)
+    packed = {"input_ids": alone["input_ids"].reshape(batch, seq),
+              "token_type_ids": alone["token_type_ids"].reshape(batch, seq),
+              "position_ids": torch.arange(half, device=device).repeat(batch, 2),
+              "sequence_ids": torch.arange(2, device=device).repeat_interleave(half).repeat(batch, 1),
+              "cls_positions": torch.arange(2 * batch, device=device) * half}
+    records = []
+    for dtype in dtypes:
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bf16" else nullcontext()
+        with torch.no_grad(), autocast:
+            mlm_alone, sop_alone = ours(alone["input_ids"], alone["token_type_ids"])
+            mlm_packed, sop_packed = ours(**packed)
+        mlm_diff = (mlm_packed.float().reshape(mlm_alone.shape) - mlm_alone.float()).abs().max().item()
+        sop_diff = (sop_packed.float() - sop_alone.float()).abs().max().item()
+        tolerance = 1e-4 * (1 + config.num_layers / 4) if dtype == "fp32" else 5e-2
+        record = {"config": name, "dtype": dtype, "inputs": f"packed 2 x {half} a row vs alone",
+                  "mlm_max_abs": mlm_diff, "sop_max_abs": sop_diff, "tolerance": tolerance,
+                  "ok": mlm_diff <= tolerance and sop_diff <= tolerance}
+        print(f"{'PASS' if record['ok'] else 'FAIL'} {name} {dtype} {record['inputs']}: |dlogit| {mlm_diff:.2e} "
+              f"|dsop| {sop_diff:.2e}", flush=True)
+        records.append(record)
+    del ours
+    return records
+
+
 def check_backends(name: str, device: torch.device) -> dict:
     """A pass of its own, after every parity record is written: a kernel's refusal should stay a
     Python error, but one that broke the CUDA context would otherwise take the parity checks with it."""
@@ -242,6 +278,7 @@ def main() -> int:
     for name in args.configs.split(","):
         try:
             records.extend(check_config(name, device, args.dtypes.split(",")))
+            records.extend(check_packed(name, device, args.dtypes.split(",")))
         except Exception as error:  # noqa: BLE001 - report and go on to the next config
             import traceback
 

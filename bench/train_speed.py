@@ -96,6 +96,9 @@ def compare_layouts(args: argparse.Namespace, config: ModelConfig, device: torch
                                        config.max_position_embeddings)}
     torch.manual_seed(0)
     model = MegatronBertForPreTraining(config).to(device)
+    if args.compile:
+        for layer in model.bert.encoder.layer:
+            layer.compile()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
 
     def step(batch: dict[str, torch.Tensor]) -> float:
@@ -165,6 +168,7 @@ def main() -> None:
             parser.error("--packed and --unpacked go together")
         results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "config": args.config,
                    "dtype": "bf16" if device.type == "cuda" else "fp32", "threads": torch.get_num_threads(),
+                   "compile": args.compile,
                    **compare_layouts(args, config, device, autocast)}
         print(json.dumps(results, indent=2))
         return
