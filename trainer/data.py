@@ -236,15 +236,14 @@ class PretrainingBatches(IterableDataset):
             config=self.masking,
         )
         len_a = table.column(cols.LEN_A).combine_chunks().flatten().to_numpy().astype(np.int64)
-        position = examples.positions()
-        token_type = real.reshape(-1) & (position >= len_a[np.maximum(examples.of_token, 0)])
+        token_type = real.reshape(-1) & (examples.position >= len_a[np.maximum(examples.of_token, 0)])
         sop = table.column(cols.SOP_LABEL).combine_chunks().flatten().to_numpy().astype(np.int64)
         return {
             "input_ids": torch.from_numpy(masked.input_ids),
             "token_type_ids": torch.from_numpy(token_type.reshape(batch, seq).astype(np.int64)),
             "attention_mask": torch.from_numpy(real),
-            "position_ids": torch.from_numpy(position.reshape(batch, seq)),
-            "sequence_ids": torch.from_numpy(examples.sequence_ids().reshape(batch, seq)),
+            "position_ids": torch.from_numpy(examples.position.reshape(batch, seq)),
+            "sequence_ids": torch.from_numpy(examples.sequence_ids.reshape(batch, seq)),
             "cls_positions": torch.from_numpy(examples.start),
             "example_len": torch.from_numpy(example_len),
             "mlm_positions": torch.from_numpy(masked.positions),

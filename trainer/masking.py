@@ -176,7 +176,7 @@ def choose_units(units: _Units, maskable: np.ndarray, examples: ExampleLayout, k
     n_maskable = np.bincount(example, weights=units.length, minlength=count)
     word_probability = config.mask_rate * n_maskable / np.maximum(weighted_tokens, 1e-12)
     probability = np.minimum(word_probability[example] * weight, 1.0)
-    rand = position_hash(draw_keys(seed, epoch, keys, _UNIT_STREAM)[example], units.start - examples.start[example])
+    rand = position_hash(draw_keys(seed, epoch, keys, _UNIT_STREAM)[example], examples.position[units.start])
     chosen_unit = (rand >> np.uint64(11)).astype(np.float64) * _UNIT_FLOAT < probability
     return np.flatnonzero(maskable & chosen_unit[units.of_token])
 
@@ -189,8 +189,7 @@ def replace_chosen(input_ids: np.ndarray, positions: np.ndarray, examples: Examp
     flat_ids = input_ids.reshape(-1)
     labels = flat_ids[positions].astype(np.int64)
     example = examples.of_token[positions]
-    token_rand = position_hash(draw_keys(seed, epoch, keys, _TOKEN_STREAM)[example],
-                               positions - examples.start[example])
+    token_rand = position_hash(draw_keys(seed, epoch, keys, _TOKEN_STREAM)[example], examples.position[positions])
     draw = (token_rand >> np.uint64(40)).astype(np.float64) / float(1 << 24)
     random_token = random_ids[((token_rand & np.uint64(0xFFFFFFFF)) % np.uint64(random_ids.size)).astype(np.int64)]
     replacement = np.where(
