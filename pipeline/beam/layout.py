@@ -68,10 +68,6 @@ class OutputPlan:
     lexicon_provenance: tuple[dict[str, str], ...] = ()  # recorded in the manifest
     dedup_buckets: int = MIN_BUCKETS  # see `pipeline.dedup.bucket_count`; never changes the output
 
-    @property
-    def staging_dir(self) -> str:
-        return join(self.output_dir, STAGING_DIR)
-
     def staged(self, relative: str) -> str:
         return join(self.output_dir, f"{STAGING_DIR}/{relative}")
 

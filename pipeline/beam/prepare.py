@@ -72,10 +72,10 @@ def check_output_outside_inputs(patterns: Sequence[str], found: Sequence[str], o
     future = [_absolute(join(output_dir, name)) for name in
               (VOCAB_NAME, MANIFEST_NAME, OutputPlan.shard_name(0, 0), OutputPlan.ledger_name(0))]
     for pattern in patterns:
-        directory = _absolute(pattern).rstrip("/")
-        reads = re.compile(FileSystem.translate_pattern(directory))
+        absolute = _absolute(pattern).rstrip("/")  # a directory reads every file under it
+        reads = re.compile(FileSystem.translate_pattern(absolute))
         for path in future:
-            if path.startswith(directory + "/") or reads.fullmatch(path):
+            if path.startswith(absolute + "/") or reads.fullmatch(path):
                 raise UserInputError(f"input {pattern} would read the output directory {output_dir} "
                                      f"({path}): choose an output outside the inputs")
 
@@ -141,26 +141,28 @@ class PrepareRequest:
 def build_prepare(pipeline: beam.Pipeline, request: PrepareRequest) -> OutputPlan:
     """Checks the request, locks the output, stages the vocab and lexicon there and adds
     `PrepareCorpus` to `pipeline` without running it: what a runner's graph check translates, and what
-    `run_prepare` runs. The caller releases the lock (`run_lock.release`) once the pipeline is done."""
+    `run_prepare` runs. The caller releases the lock (`run_lock.release`) once the pipeline is done.
+    The output is checked before the vocab and lexicon are built (seconds): a refusal comes at once."""
     started_at = utc_timestamp()
     config = request.config
     config.validate()
     found = files.expand_inputs(list(request.inputs))
-    check_output_outside_inputs(request.inputs, [path for path, _ in found], request.output_dir)
-    vocab: Vocab = read_vocab(request.vocab_path) if request.vocab_path else build_default_vocab()
-    lexicon = load_lexicons(request.lexicon_paths, lambda t: normalize_text(t, config.clean.to_simplified),
-                            request.lexicon_options, lexicon_file)
-    if lexicon.counts.get("malformed_lines"):
-        logging.warning("lexicon: skipped %d malformed lines", lexicon.counts["malformed_lines"])
     output_dir = request.output_dir
-    plan = OutputPlan(
-        output_dir=output_dir,
-        run_id=prepare_output_dir(output_dir, request.overwrite),
-        entity_types=lexicon.types,
-        lexicon_provenance=lexicon_provenance(request.lexicon_paths),
-        dedup_buckets=bucket_count(sum(size for _, size in found)),
-    )
+    check_output_outside_inputs(request.inputs, [path for path, _ in found], output_dir)
+    run_id = prepare_output_dir(output_dir, request.overwrite)
     try:
+        vocab: Vocab = read_vocab(request.vocab_path) if request.vocab_path else build_default_vocab()
+        lexicon = load_lexicons(request.lexicon_paths, lambda t: normalize_text(t, config.clean.to_simplified),
+                                request.lexicon_options, lexicon_file)
+        if lexicon.counts.get("malformed_lines"):
+            logging.warning("lexicon: skipped %d malformed lines", lexicon.counts["malformed_lines"])
+        plan = OutputPlan(
+            output_dir=output_dir,
+            run_id=run_id,
+            entity_types=lexicon.types,
+            lexicon_provenance=lexicon_provenance(request.lexicon_paths),
+            dedup_buckets=bucket_count(sum(size for _, size in found)),
+        )
         # What the manifest hashes is what is written: `to_text` is the canonical form (LF, final newline).
         files.write_atomically(plan.vocab_file, vocab.to_text().encode("utf-8"))
         # The driver parses the lexicon sources once (~1 s for jieba's 111k proper nouns, far more for a
@@ -170,7 +172,7 @@ def build_prepare(pipeline: beam.Pipeline, request: PrepareRequest) -> OutputPla
         _ = pipeline | "prepare_corpus" >> PrepareCorpus(
             [path for path, _ in found], config, plan, vocab_info, vocab.special_tokens, started_at)
     except BaseException:
-        run_lock.release(output_dir, plan.run_id)
+        run_lock.release(output_dir, run_id)
         raise
     return plan
 
