@@ -164,3 +164,17 @@ def environment_warnings(
         "the shards may not be byte-reproducible with this environment"
         for name, was, now in differences
     ]
+
+
+def check_environment(environment: Mapping[str, Any]) -> None:
+    """ValueError unless the values `environment_warnings` compares have their types: a manifest's
+    environment is read from a file anyone may have edited."""
+    python = environment.get(PYTHON)
+    if python is not None and not isinstance(python, str):
+        raise ValueError(f"manifest.environment.{PYTHON} must be a string, not {python!r:.40}")
+    packages = environment.get(PACKAGES, {})
+    if not isinstance(packages, dict):
+        raise ValueError(f"manifest.environment.{PACKAGES} must be an object")
+    for name, version in packages.items():
+        if version is not None and not isinstance(version, str):
+            raise ValueError(f"manifest.environment.{PACKAGES}.{name} must be a string, not {version!r:.40}")

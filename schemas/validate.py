@@ -2,13 +2,15 @@
 
 Shards are independent, so each is read, hashed, turned into row-check columns and validated by its
 own worker process; only the small GX results travel back. The parent then checks the shard files
-and the run as a whole against the manifest, files everything into the GX project under the output
-directory and renders the Data Docs. An environment whose byte-affecting package versions differ from
-the manifest's is a warning, not a failure.
+and the run as a whole against the manifest, the reject ledger and summary.json against both
+(`accounting_suite`), files everything into the GX project under the output directory and renders the
+Data Docs. A manifest is untrusted input: its paths are confined to the output directory
+(`output_paths`), its types checked as it is read, and a shard layout this code does not write is
+refused. An environment whose byte-affecting package versions differ from the manifest's is a warning,
+not a failure.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -21,12 +23,14 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from schemas import expectations, output_checks
+from schemas.accounting_suite import accounting_suite
 from schemas.contract import DEFAULT_MAX_REJECT_RATE, DEFAULT_SOP_TOLERANCE, ShardContract
 from schemas.errors import UserInputError
 from schemas.gx_project import GxProject, validate_in_memory
 from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, Manifest, read_manifest
+from schemas.output_paths import inside_output
 from schemas.provenance import environment_warnings
-from schemas.shard import SHARD_SUFFIX
+from schemas.shard import SCHEMA_VERSION
 from schemas.shard_checks import derive_row_checks
 from schemas.shard_inspection import ShardFacts, inspect_shard, sample_rows
 from schemas.validation_report import FailedCheck, ValidationReport, failures_of
@@ -38,11 +42,12 @@ Progress = Callable[[int, int, str], None]  # (shards done, shards in all, the s
 
 _FILES_BATCH = "shard_files"
 _RUN_BATCH = "run"
+_ACCOUNTING_BATCH = "accounting"
 
 
 @dataclass(frozen=True)
 class ShardJob:
-    path: Path
+    path: Path | None  # None: the file leads outside the output directory and is never read
     file: str
     listed: bool
     contract: ShardContract
@@ -54,16 +59,20 @@ class ShardOutcome:
     facts: ShardFacts
     rows_checked: int
     result: ExpectationSuiteValidationResult | None  # None: unreadable, the files suite says why
+    documents: int | None = None  # `output_checks.documents_in`, over every row whatever the sample
 
 
 def check_shard(job: ShardJob) -> ShardOutcome:
-    """Everything one shard needs, in one process: read once, facts, row columns, row suite."""
+    """Everything one shard needs, in one process: read once, facts, documents, row columns, row suite."""
+    if job.path is None:  # not present in the output: the files suite fails it, the accounting says why
+        return ShardOutcome(ShardFacts(file=job.file, listed=job.listed, present=False), 0, None)
     facts, table = inspect_shard(job.path, job.file, job.listed)
     if table is None:
         return ShardOutcome(facts, 0, None)
     sample, row_numbers = sample_rows(table, job.sample_rows, job.file)
     frame = derive_row_checks(sample, job.contract).set_axis(row_numbers)
-    return ShardOutcome(facts, len(frame), validate_in_memory(expectations.rows_suite(job.contract), frame))
+    result = validate_in_memory(expectations.rows_suite(job.contract), frame)
+    return ShardOutcome(facts, len(frame), result, output_checks.documents_in(table))
 
 
 def _load_manifest(output_dir: Path) -> Manifest:
@@ -74,9 +83,15 @@ def _load_manifest(output_dir: Path) -> Manifest:
             f"{output_dir} has no {MANIFEST_NAME}: is it an output of `erlangshen-data prepare`?"
         )
     try:
-        return read_manifest(output_dir)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise UserInputError(f"{output_dir / MANIFEST_NAME} is not a valid manifest: {error!r}") from error
+        manifest = read_manifest(output_dir)
+    except (OSError, ValueError) as error:  # ValueError covers JSON and Unicode decoding and every type
+        raise UserInputError(f"{output_dir / MANIFEST_NAME} is not a valid manifest: {error}") from None
+    if manifest.schema_version != SCHEMA_VERSION:
+        raise UserInputError(
+            f"{output_dir} holds shard layout {manifest.schema_version!r:.40}, this erlangshen-data writes "
+            f"and validates {SCHEMA_VERSION!r}: re-run `erlangshen-data prepare` to rebuild it"
+        )
+    return manifest
 
 
 def _check_settings(
@@ -93,13 +108,16 @@ def _check_settings(
 
 
 def _jobs(output_dir: Path, manifest: Manifest, sample: int | None) -> list[ShardJob]:
-    """The manifest's shards, then any shard file on disk that the manifest does not name."""
+    """The manifest's shards, then anything under shards/ that the manifest does not name (a stray
+    shard, or a file that is no shard at all: `prepare` writes nothing else there)."""
     contract = ShardContract.from_manifest(manifest)
     listed = [s.file for s in manifest.shards]
-    on_disk = sorted(f"{SHARDS_DIR}/{p.name}" for p in (output_dir / SHARDS_DIR).glob(f"*{SHARD_SUFFIX}"))
+    shards_dir = inside_output(output_dir, SHARDS_DIR)
+    entries = shards_dir.iterdir() if shards_dir is not None and shards_dir.is_dir() else ()
+    on_disk = sorted(f"{SHARDS_DIR}/{p.name}" for p in entries)
     strays = sorted(set(on_disk) - set(listed))
-    return [ShardJob(output_dir / file, file, True, contract, sample) for file in listed] + [
-        ShardJob(output_dir / file, file, False, contract, sample) for file in strays
+    return [ShardJob(inside_output(output_dir, file), file, True, contract, sample) for file in listed] + [
+        ShardJob(inside_output(output_dir, file), file, False, contract, sample) for file in strays
     ]
 
 
@@ -167,7 +185,8 @@ def validate_output(
     run_suite = expectations.run_suite(
         max_reject_rate, output_checks.swapped_share_bounds(sop_tolerance, labelled)
     )
-    for suite in (rows_suite, files_suite, run_suite):
+    accounting = accounting_suite()
+    for suite in (rows_suite, files_suite, run_suite, accounting):
         project.save_suite(suite)
 
     failures: list[FailedCheck] = []
@@ -184,8 +203,17 @@ def validate_output(
         {"result_format": "COMPLETE", "unexpected_index_column_names": [output_checks.FILE]},
     )
     run_result = project.validate(run_suite, output_checks.run_table(manifest, output_dir, facts), _RUN_BATCH)
+    accounting_table = output_checks.accounting_table(
+        manifest,
+        output_dir,
+        facts,
+        [outcome.documents for outcome in outcomes],
+        [job.file for job in jobs if job.path is None],
+    )
+    accounting_result = project.validate(accounting, accounting_table, _ACCOUNTING_BATCH)
     failures += failures_of(files_result, _FILES_BATCH) + failures_of(run_result, _RUN_BATCH, located=False)
-    evaluated += len(files_result.results) + len(run_result.results)
+    failures += failures_of(accounting_result, _ACCOUNTING_BATCH, located=False)
+    evaluated += len(files_result.results) + len(run_result.results) + len(accounting_result.results)
 
     return ValidationReport(
         output_dir=output_dir,

@@ -25,9 +25,16 @@ from schemas.provenance import (
     run_environment,
 )
 from schemas.validate import validate_output
+from tests.schemas.accounting_files import write_accounting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENCC_DISTRIBUTIONS = ("opencc", "OpenCC")
+
+
+@pytest.fixture
+def valid_output(valid_output: Path) -> Path:
+    """With the ledger, input and summary `prepare` writes beside the shards."""
+    return write_accounting(valid_output)
 
 
 def _metadata_version(name: str) -> str | None:
@@ -39,11 +46,12 @@ def _metadata_version(name: str) -> str | None:
     return None
 
 
-def _record(output: Path, environment: dict | None) -> None:
-    """Rewrites the manifest's environment as a run in another environment would have written it."""
+def _record(output: Path, environment: dict | None, keys: tuple[str, ...] = ("environment",)) -> None:
+    """Rewrites the manifest's environment as a run in another environment would have written it;
+    None drops `keys` as a manifest written before provenance was kept lacks them."""
     data = json.loads((output / MANIFEST_NAME).read_text(encoding="utf-8"))
     if environment is None:
-        for key in ("environment", "inputs", "started_at", "finished_at"):
+        for key in keys:
             data.pop(key, None)
     else:
         data["environment"] = environment
@@ -124,7 +132,7 @@ def test_manifest_round_trips_environment_inputs_and_times(valid_output: Path) -
 
 
 def test_manifest_written_before_provenance_still_loads(valid_output: Path) -> None:
-    _record(valid_output, None)
+    _record(valid_output, None, ("environment", "inputs", "started_at", "finished_at"))
     assert "environment" not in (valid_output / MANIFEST_NAME).read_text(encoding="utf-8")
     manifest = read_manifest(valid_output)
     assert (manifest.environment, manifest.inputs, manifest.started_at, manifest.finished_at) == (

@@ -7,22 +7,37 @@ from pathlib import Path
 
 import pytest
 
-from schemas import shard
+from schemas import expectations, shard
+from schemas.accounting_suite import ACCOUNTING_SUITE, CHECKS
+from schemas.contract import ShardContract
 from schemas.errors import UserInputError
 from schemas.expectations import FILES_SUITE, ROWS_SUITE, RUN_SUITE
-from schemas.manifest import MANIFEST_NAME
+from schemas.manifest import MANIFEST_NAME, read_manifest
 from schemas.validate import validate_output
-from tests.schemas.shard_fixtures import make_shards, write_output
+from tests.schemas.accounting_files import write_accounting
+from tests.schemas.shard_fixtures import make_shards
+from tests.schemas.shard_fixtures import write_output as write_shards
+
+
+def write_output(directory: Path, shards: list[list[dict]]) -> Path:
+    """`shard_fixtures.write_output` with the ledger, input and summary `prepare` writes beside them."""
+    return write_accounting(write_shards(directory, shards))
+
+
+@pytest.fixture
+def valid_output(valid_output: Path) -> Path:
+    return write_accounting(valid_output)
 
 
 def test_valid_output_passes_with_data_docs_and_persisted_suites(valid_output: Path) -> None:
     report = validate_output(valid_output, workers=1)
     assert report.success, report.summary()
     assert (report.shards, report.rows_checked) == (2, 120)
-    assert report.expectations_evaluated == 2 * 27 + 8 + 6
+    rows_suite = expectations.rows_suite(ShardContract.from_manifest(read_manifest(valid_output)))
+    assert report.expectations_evaluated == 2 * len(rows_suite.expectations) + 8 + 6 + len(CHECKS)
     assert report.data_docs.is_file() and report.data_docs.name == "index.html"
     assert report.data_docs.is_relative_to(valid_output / "gx")
-    for suite in (ROWS_SUITE, FILES_SUITE, RUN_SUITE):
+    for suite in (ROWS_SUITE, FILES_SUITE, RUN_SUITE, ACCOUNTING_SUITE):
         assert (valid_output / "gx" / "expectations" / f"{suite}.json").is_file()
     assert "validation PASSED" in report.summary() and str(report.data_docs) in report.summary()
 
