@@ -53,8 +53,8 @@ from trainer.masking import example_keys, mask_batch, replacement_ids
 
 COLUMNS = [cols.INPUT_IDS, cols.WORD_START, cols.ENTITY_START, cols.ENTITY_END, cols.EXAMPLE_LEN, cols.LEN_A,
            cols.SOP_LABEL, cols.DOC_ID, cols.EXAMPLE_IN_DOC]
-# Shard layouts this reader understands: 3.x holds packed rows with per-example columns.
-READABLE_MAJOR = "3"
+# The shard layout this reader understands, schemas/shard.py's (3.x: packed rows, per-example columns).
+READABLE_MAJOR = cols.SCHEMA_VERSION.split(".")[0]
 
 
 @dataclass(frozen=True)
