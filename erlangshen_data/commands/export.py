@@ -12,12 +12,14 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("export")
     formats = parser.add_subparsers(dest="format", required=True)
     megatron = formats.add_parser("megatron", help="input_ids as a Megatron-LM indexed dataset")
-    megatron.add_argument("shards", metavar="OUTPUT_DIR", help="the --output directory of `prepare` (manifest.json, shards/)")
+    megatron.add_argument("shards", metavar="OUTPUT_DIR",
+                          help="the --output directory of `prepare` (manifest.json, shards/)")
     megatron.add_argument("out_prefix", metavar="OUT_PREFIX", help="writes OUT_PREFIX.bin and OUT_PREFIX.idx")
     megatron.set_defaults(func=run_megatron)
     hf = formats.add_parser("hf", help="a training checkpoint as a MegatronBertForPreTraining directory")
     hf.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of `erlangshen-data train`")
-    hf.add_argument("out_dir", metavar="OUT_DIR", help="the Hugging Face directory to write (config.json, weights, vocab.txt)")
+    hf.add_argument("out_dir", metavar="OUT_DIR",
+                    help="the Hugging Face directory to write (config.json, weights, vocab.txt)")
     hf.set_defaults(func=run_hf)
 
 

@@ -15,15 +15,18 @@ def register(subparsers) -> None:
     defaults, prices = Assumptions(), Prices()
     parser = subparsers.add_parser(
         "plan", description="Estimates core-hours, wall time and cost of preparing a corpus from the per-core\n"
-                            "throughput of `prepare` measured on this machine; every assumption is printed with the result.")
+                            "throughput of `prepare` measured on this machine; every assumption is printed\n"
+                            "with the result.")
     parser.add_argument("--input-bytes", required=True, type=parse_size, metavar="SIZE",
                         help="corpus size: 180GB (decimal), 200GiB (binary), or bytes")
     parser.add_argument("--runner", choices=["local", "dataflow", "flink", "spark"], default="dataflow",
                         help="where `prepare` would run")
     parser.add_argument("--workers", type=COUNT, metavar="N",
                         help="workers (machines); local: processes, by default as many as `prepare` would start")
-    parser.add_argument("--machine-type", metavar="TYPE", help="dataflow worker type, e.g. n2-standard-8 (required for dataflow)")
-    parser.add_argument("--cores-per-worker", type=COUNT, metavar="N", help="flink/spark task slots per worker (required there)")
+    parser.add_argument("--machine-type", metavar="TYPE",
+                        help="dataflow worker type, e.g. n2-standard-8 (required for dataflow)")
+    parser.add_argument("--cores-per-worker", type=COUNT, metavar="N",
+                        help="flink/spark task slots per worker (required there)")
     parser.add_argument("--mb-per-s-per-core", type=POSITIVE, metavar="MB_S", default=defaults.mb_per_s_per_core,
                         help=f"measured prepare throughput (default {MEASURED_MB_PER_S_PER_CORE}: "
                              "wudao-sample on this machine, see runners/capacity.py)")
@@ -44,7 +47,8 @@ def register(subparsers) -> None:
                         help="dataflow: price of one GB-hour of disk")
     parser.add_argument("--shuffle-gb-usd", type=NON_NEGATIVE_NUMBER, default=prices.shuffle_gb, metavar="USD",
                         help="dataflow: price of one GB shuffled")
-    parser.add_argument("--core-hour-usd", type=NON_NEGATIVE_NUMBER, metavar="USD", help="flink/spark/local: price of one core-hour")
+    parser.add_argument("--core-hour-usd", type=NON_NEGATIVE_NUMBER, metavar="USD",
+                        help="flink/spark/local: price of one core-hour")
     parser.set_defaults(func=run)
 
 

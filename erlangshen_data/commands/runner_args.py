@@ -49,7 +49,8 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     dataflow.add_argument("--network", help="VPC network of the workers; default: Dataflow's (default)")
     dataflow.add_argument("--subnetwork", metavar="SUBNET", help="regions/REGION/subnetworks/NAME or a full URL")
     dataflow.add_argument("--no-public-ips", action="store_true", help="workers get internal IPs only")
-    dataflow.add_argument("--experiment", action="append", default=[], metavar="NAME", help="Dataflow experiment; repeatable")
+    dataflow.add_argument("--experiment", action="append", default=[], metavar="NAME",
+                          help="Dataflow experiment; repeatable")
     dataflow.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="job label; repeatable")
 
     portable = parser.add_argument_group("flink and spark runners")

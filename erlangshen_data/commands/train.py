@@ -20,14 +20,15 @@ def register(subparsers) -> None:
                         help="metrics.jsonl and checkpoint/; a run resumes from the checkpoint found here")
     parser.add_argument("--model", choices=list(MODEL_PRESETS), default=DEFAULTS.model, help="model size")
     parser.add_argument("--init-from", metavar="HF_DIR", help="start from a Hugging Face MegatronBert directory")
-    parser.add_argument("--eval-shards", type=NON_NEGATIVE, default=DEFAULTS.eval_shards,
+    parser.add_argument("--eval-shards", type=NON_NEGATIVE, default=DEFAULTS.eval_shards, metavar="N",
                         help="hold out the manifest's last N shards for evaluation")
     parser.add_argument("--mix-shards", type=COUNT, default=DEFAULTS.mix_shards, metavar="K",
                         help="shuffle an epoch's rows across K shards at a time (each loader worker holds K "
                              "shards); 1 reads shard by shard")
     parser.add_argument("--seed", type=SEED, default=DEFAULTS.seed,
                         help="seed of the initialisation, the epoch order and the masks")
-    parser.add_argument("--micro-batch-size", type=COUNT, default=DEFAULTS.micro_batch_size, help="rows per rank")
+    parser.add_argument("--micro-batch-size", type=COUNT, default=DEFAULTS.micro_batch_size, metavar="ROWS",
+                        help="rows per rank")
     parser.add_argument("--grad-accum", type=COUNT, default=DEFAULTS.grad_accum_steps, metavar="STEPS",
                         help="micro-batches per optimiser step")
     parser.add_argument("--max-steps", type=COUNT, default=DEFAULTS.max_steps, metavar="STEPS",
@@ -41,11 +42,12 @@ def register(subparsers) -> None:
                         help="linear warm-up from 0 to --lr")
     parser.add_argument("--decay", choices=["linear", "cosine"], default=DEFAULTS.decay,
                         help="shape of the decay after warm-up")
-    parser.add_argument("--weight-decay", type=NON_NEGATIVE_NUMBER, default=DEFAULTS.weight_decay,
+    parser.add_argument("--weight-decay", type=NON_NEGATIVE_NUMBER, default=DEFAULTS.weight_decay, metavar="W",
                         help="AdamW weight decay")
     parser.add_argument("--grad-clip", type=POSITIVE, default=DEFAULTS.grad_clip, metavar="NORM",
                         help="clip the gradient's global norm to NORM")
     parser.add_argument("--mask-rate", type=number(0.0, 1.0, above_minimum=True), default=MaskingConfig.mask_rate,
+                        metavar="RATE",
                         help="expected share of an example's non-special tokens that are masked")
     parser.add_argument("--entity-boost", type=POSITIVE, default=MaskingConfig.entity_boost, metavar="FACTOR",
                         help="an entity unit is this many times likelier to be masked than a word unit, the "

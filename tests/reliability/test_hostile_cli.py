@@ -142,7 +142,8 @@ def test_5_8_sigint_in_an_overwrite_is_one_line_exit_130_and_the_earlier_output_
     assert main(["prepare", "--workers", "1", "--no-report", "--input", one, "--output", str(output)]) == 0
     before = output_files(output)
     rerun = subprocess.Popen(CLI + ["prepare", "--workers", "1", "--input", str(corpus), "--output", str(output),
-                                    "--overwrite"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                                    "--overwrite"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
     wait_for(output / ".staging" / "lexicon.bin", rerun)
     time.sleep(0.5)
     rerun.send_signal(signal.SIGINT)
@@ -159,7 +160,8 @@ def test_8_an_overwrite_that_publishes_leaves_nothing_of_the_earlier_run(tmp_pat
     (output / "gx").mkdir()
     (output / "gx" / "stale.json").write_text("{}")
     one = str(SAMPLE_CORPUS / "part-000.json")
-    assert main(["prepare", "--workers", "1", "--no-report", "--input", one, "--output", str(output), "--overwrite"]) == 0
+    assert main(["prepare", "--workers", "1", "--no-report", "--input", one, "--output", str(output),
+                 "--overwrite"]) == 0
     manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(os.listdir(output / "shards")) == sorted(Path(s["file"]).name for s in manifest["shards"])
     assert sorted(os.listdir(output / "rejects")) == ["part-00000.jsonl"]
@@ -259,7 +261,8 @@ def test_12_a_repeated_special_token_is_refused_naming_both_lines(tmp_path, caps
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("".join(f"{t}\n" for t in tokens) + "[CLS]\n", encoding="utf-8")
     code, err = prepare(capsys, "--vocab", str(vocab), "--output", str(tmp_path / "out"))
-    one_line_error(code, err, f"{vocab}:{len(tokens) + 1}: special token [CLS] repeats line {tokens.index('[CLS]') + 1}")
+    first = tokens.index("[CLS]") + 1
+    one_line_error(code, err, f"{vocab}:{len(tokens) + 1}: special token [CLS] repeats line {first}")
 
 
 # 21, 22, 23 --------------------------------------------------------------------------------------
