@@ -105,7 +105,8 @@ def build_rows(
     sentences = np.diff(annotated.doc_sentences)
     a_start, a_end, b_start, b_end, labels = np.asarray(plan, dtype=np.int64).reshape(-1, 5).T
     kept = int((a_end - a_start).sum() + np.where(labels != SOP_SINGLE, b_end - b_start, 0).sum())
-    return BatchRows(assemble_rows(annotated, plan, cuts, row_doc_ids, special), row_doc, row_in_doc, sentences,
+    examples = assemble_rows(annotated, plan, cuts, row_doc_ids, special, example_in_doc=row_in_doc)
+    return BatchRows(examples, row_doc, row_in_doc, sentences,
                      document_tokens=len(annotated.ids), trimmed_tokens=len(annotated.ids) - kept)
 
 
@@ -127,10 +128,11 @@ def _offsets(lengths: np.ndarray) -> pa.Array:
 
 def assemble_rows(
     annotated: AnnotatedBatch, rows: np.ndarray | list[RowPlan], cuts: np.ndarray | list[int], doc_ids: pa.Array,
-    special: SpecialTokens,
+    special: SpecialTokens, example_in_doc: np.ndarray | None = None,
 ) -> pa.RecordBatch:
     """Examples `[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]`) gathered from the batch's token arrays, one a
-    row of `EXAMPLE_SCHEMA`.
+    row of `EXAMPLE_SCHEMA`. `example_in_doc` is each example's index in its document (`build_rows`
+    knows it); without it, it is counted along runs of equal doc_ids, right for plans of distinct ids.
 
     A cut inside a long sentence opens a unit and drops the entities it crosses; the first token of
     each segment opens a unit (truncation may have cut into a word)."""
@@ -187,15 +189,15 @@ def assemble_rows(
         pa.ListArray.from_arrays(entity_offsets, _array(entities[chosen, 2].astype(np.uint16))),
         _array(labels.astype(np.int8)),
         doc_ids,
-        _array(_index_in_run(doc_ids)),
+        _array(_index_in_run(doc_ids) if example_in_doc is None else np.asarray(example_in_doc, dtype=np.uint32)),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=EXAMPLE_SCHEMA)
 
 
 def _index_in_run(doc_ids: pa.Array) -> np.ndarray:
     """Each example's index among its document's examples (`example_in_doc`): a document's examples are
-    consecutive in a plan, so this counts along runs of equal doc_ids. Two documents sharing an id side
-    by side count on as one, which keeps (doc_id, example_in_doc) distinct within the batch."""
+    consecutive in a plan, so this counts along runs of equal doc_ids (two documents sharing an id side
+    by side would count on as one, which is why `build_rows` passes the true index)."""
     count = len(doc_ids)
     if count == 0:
         return np.zeros(0, dtype=np.uint32)

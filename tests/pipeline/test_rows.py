@@ -99,3 +99,15 @@ def test_tokens_trimmed_to_fit_max_seq_len_are_counted(annotator_and_special, wu
     assert (stats["document_tokens"], stats.get("trimmed_tokens", 0)) == (built.document_tokens, built.trimmed_tokens)
     share = built.trimmed_tokens / built.document_tokens
     assert share > 0.4 if max_seq_len == 8 else share < 0.05
+
+
+def test_example_in_doc_restarts_for_each_document_even_under_a_shared_id(annotator_and_special):
+    """(doc_id, example_in_doc) names an example, and example_in_doc 0 marks each document's first one
+    (validate counts kept documents by it): two documents with the same id side by side both start at 0."""
+    annotator, special = annotator_and_special
+    text = "北京是中国的首都。上海是中国的经济中心。广州是南方的城市。" * 6
+    docs = [CleanDocument("same", "s", text), CleanDocument("same", "s", text), CleanDocument("other", "s", text)]
+    built = build_rows(docs, annotator, SopConfig(max_seq_len=32), special, seed=1)
+    example_in_doc = built.batch.column("example_in_doc").to_numpy()
+    assert len(example_in_doc) > 3 * 2 and example_in_doc.tolist() == built.row_in_doc.tolist()
+    assert np.count_nonzero(example_in_doc == 0) == 3
