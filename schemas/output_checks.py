@@ -235,7 +235,7 @@ def _summary(output_dir: Path, found: dict[str, Any], outside: list[str]) -> str
     if not isinstance(summary, dict) or not isinstance(summary.get("documents", {}), dict):
         return f"{SUMMARY_NAME} is not an object with an object `documents`"
     documents = summary.get("documents", {})
-    declared = {**{f"documents.{key}": value for key, value in documents.items()}, **summary}
+    declared = {**summary, **{f"documents.{key}": value for key, value in documents.items()}}
     if isinstance(documents.get("rejected"), dict):  # a reason counted 0 has no lines: the same as none
         rejected = documents["rejected"].items()
         declared["documents.rejected"] = {key: count for key, count in rejected if count != 0}

@@ -5,7 +5,7 @@ writes (pipeline/beam/stages.py `RejectLedger`): one JSON object a line with str
 The ledger is the half of "nothing lost" that the shards cannot show: every document read and not kept
 has its line, so `validate` holds the lines by reason against the manifest's rejected counts. A file is
 streamed (with `--ledger-text` a ledger holds whole documents: gigabytes). Arrow's JSON reader counts a
-well-formed file ~6 times faster than `json.loads` a line (bench figures in the issue 24 note); any
+well-formed file ~5 times faster than `json.loads` a line (figures in the issue 24 note); any
 file it does not take whole (a malformed line, a line longer than its block) is read again by the plain
 twin, `count_lines`, which says which line is wrong. `tests/reliability/test_hostile_validate.py` pins
 the two to the same counts.

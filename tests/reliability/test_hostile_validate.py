@@ -260,6 +260,11 @@ ACCOUNTING_DEFECTS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     "summary_kept_raised": (_edit_summary(lambda s: s["documents"].update(kept=s["documents"]["kept"] + 10)), _SUMMARY),
     "summary_read_raised": (_edit_summary(lambda s: s["documents"].update(read=s["documents"]["read"] + 1)), _SUMMARY),
     "summary_rejection_hidden": (_edit_summary(lambda s: s["documents"]["rejected"].pop("too_short")), _SUMMARY),
+    "summary_kept_behind_a_dotted_key": (
+        _edit_summary(lambda s: s.update({"documents.kept": s["documents"]["kept"]}, documents={**s["documents"],
+                                                                                              "kept": 0})),
+        _SUMMARY,
+    ),
     "summary_rows_raised": (_edit_summary(lambda s: s.update(rows=s["rows"] + 1)), _SUMMARY),
     "summary_tokens_a_string": (_edit_summary(lambda s: s.update(tokens=str(s["tokens"]))), _SUMMARY),
     "summary_shards_true": (_edit_summary(lambda s: s.update(shards=True)), _SUMMARY),
