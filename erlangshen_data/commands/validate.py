@@ -1,7 +1,9 @@
 """`erlangshen-data validate`: check an output directory with Great Expectations before training on it.
 
-Exit status 0 only when every expectation passes, 1 when any fails, 2 for a bad argument or a
-directory that is not an output; the summary says which checks broke and where the Data Docs are.
+Exit status 0 only when every expectation passes, 1 when any fails, 2 for a bad argument, a
+directory that is not an output, or a manifest that cannot be read (not JSON, a field of the wrong
+type, another shard layout: re-run prepare), always in one line; the summary says which checks broke
+and where the Data Docs are.
 WARNING lines (package versions that differ from the manifest's environment, so the shards may not be
 byte-reproducible here) leave the exit status as it is.
 """
