@@ -37,13 +37,13 @@ class InputFormat(str, Enum):
 WUDAO_TEXT_FIELD = "content"
 _DECODER = json.JSONDecoder(strict=False)  # raw control characters inside strings are the cleaner's job
 _NEXT_OBJECT = re.compile(r"\}\s*,\s*\{")
+_SEPARATOR = re.compile(r"[ \t\r\n]*(,?)[ \t\r\n]*")  # between array elements
 _STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]')  # strings (whole or cut) and brackets
 _BLANK_LINES = re.compile(r"\n(?:[ \t\r\f\v\u3000]*\n)+")
 _BLANK_LINE_SPACE = frozenset(" \t\r\f\v\u3000\n")
 # A lone surrogate reaches a string two ways: an undecodable byte (kept by surrogateescape) or a JSON
 # escape of half a pair. A file with neither, nearly every file, skips the check of each field.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A JSON error this close to the window's end may be a value cut by the window, not a malformed one:
 # the longest token a value can be cut in is "-Infinity".
 _CUT_MARGIN = 16
@@ -57,7 +57,7 @@ class _TextWindow:
 
     def __init__(self, chunks: Iterable[bytes], json_escapes: bool, crlf: bool) -> None:
         self._chunks = iter(chunks)
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()  # strict until the first bad byte
         self._json_escapes = json_escapes
         self._crlf = crlf  # text files: "\r\n" becomes "\n", also where a chunk ends between the two
         self._held = ""
@@ -70,17 +70,36 @@ class _TextWindow:
         """Drops the text before `keep_from` and appends the next chunk's (call only before `eof`)."""
         chunk = next(self._chunks, None)
         self.eof = chunk is None
-        new = self._held + self._decoder.decode(chunk or b"", final=self.eof)
+        new = self._held + self._decode(chunk or b"")
         self._held = ""
         if self._crlf:
             if new.endswith("\r") and not self.eof:
                 new, self._held = new[:-1], "\r"
             new = new.replace("\r\n", "\n")
-        if not self.suspect:
-            self.suspect = _LONE_SURROGATE.search(new) is not None or (
-                self._json_escapes and _SURROGATE_ESCAPE.search(self.text[-5:] + new) is not None)
+        if not self.suspect and self._json_escapes:  # an escape may straddle the chunks' boundary
+            self.suspect = bool(_SURROGATE_ESCAPE.search(new) or _SURROGATE_ESCAPE.search(self.text[-5:] + new[:5]))
         self.text = self.text[keep_from:] + new
         self.offset += keep_from
+
+    def double(self, keep_from: int) -> None:
+        """Drops the text before `keep_from` and grows until what is left has doubled (or the stream
+        ends): work that restarts from `keep_from` after each call then costs linear time in all."""
+        wanted = 2 * (len(self.text) - keep_from)
+        self.grow(keep_from)
+        while len(self.text) < wanted and not self.eof:
+            self.grow(0)
+
+    def _decode(self, chunk: bytes) -> str:
+        """Strict decoding costs nothing on valid UTF-8; at the first undecodable byte the decoder
+        becomes a surrogateescape one in the same state (a failed call leaves the state as it was)."""
+        try:
+            return self._decoder.decode(chunk, final=self.eof)
+        except UnicodeDecodeError:
+            state = self._decoder.getstate()
+            self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
+            self._decoder.setstate(state)
+            self.suspect = True
+            return self._decoder.decode(chunk, final=self.eof)
 
 
 def parse_stream(chunks: Iterable[bytes], source: str, fmt: InputFormat, text_field: str = "text") -> Iterator[Record]:
@@ -131,6 +150,25 @@ def _parse_json_values(window: _TextWindow, source: str) -> Iterator[Record]:
             detail = f"char {window.offset + pos}: unexpected {window.text[pos:pos + 20]!r}"
             yield Rejection(_fallback_id(source, index), source, "malformed_json", detail)
             return
+        decoded, text = index, window.text
+        while True:  # the fast path: records whole in the window, one after the other, as nearly all are
+            try:
+                obj, end = _DECODER.raw_decode(text, pos)
+            except (json.JSONDecodeError, RecursionError):
+                break
+            if end == len(text) and not window.eof and text[end - 1] not in "}]\"":
+                break  # a number or literal the window may cut
+            yield _record_to_document(obj, source, index, WUDAO_TEXT_FIELD, window.suspect)
+            index += 1
+            if not in_array:
+                pos = end
+                break
+            separator = _SEPARATOR.match(text, end)
+            pos, comma = separator.end(), separator.end(1) > separator.start(1)
+            if not text.startswith("{", pos):
+                break
+        if index > decoded:
+            continue
         start, end, obj, failure = _decode_value(window, pos)
         if failure is None:
             yield _record_to_document(obj, source, index, WUDAO_TEXT_FIELD, window.suspect)
@@ -164,11 +202,8 @@ def _decode_value(window: _TextWindow, pos: int) -> tuple[int, int, object, tupl
                 return pos, pos, None, ("malformed_json", error.msg)
         except RecursionError:  # one hostile record must not stop a run: it is ledgered like a broken one
             return pos, pos, None, (TOO_DEEP, _TOO_DEEP)
-        wanted = 2 * (len(text) - pos)
-        window.grow(pos)
+        window.double(pos)
         pos = 0
-        while len(window.text) < wanted and not window.eof:
-            window.grow(0)
 
 
 def _value_end(window: _TextWindow, pos: int) -> int | None:
@@ -186,11 +221,8 @@ def _value_end(window: _TextWindow, pos: int) -> int | None:
                     return token.end()
         if window.eof:
             return None
-        wanted = 2 * (len(window.text) - pos)
-        window.grow(pos)
+        window.double(pos)
         pos = 0
-        while len(window.text) < wanted and not window.eof:
-            window.grow(0)
 
 
 def _next_object(window: _TextWindow, pos: int) -> int | None:

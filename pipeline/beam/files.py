@@ -27,8 +27,11 @@ from apache_beam.io.filesystems import FileSystems
 
 from schemas.errors import UserInputError
 
-_CHUNK = 8 * 1024 * 1024  # stored bytes per read
-_PIECE = 8 * 1024 * 1024  # decompressed bytes per piece handed on: what one codec call may produce
+# Stored bytes per read, and decompressed bytes per piece handed on (what one codec call may produce).
+# 1 MB, not more: a piece's decoded text is still in the CPU cache when the parser reads it, which
+# makes read+parse faster than with 8 MB pieces, and faster than reading the file whole.
+_CHUNK = 1024 * 1024
+_PIECE = 1024 * 1024
 # zstd's decompressor has no output limit, and one RLE block turns 4 bytes into 128 KB (32768:1), so it
 # is fed this much at a time: at most 32 MB out per call, and no slower than larger feeds.
 _ZSTD_FEED = 1024

@@ -10,6 +10,8 @@ import pytest
 
 from pipeline.beam import files
 from pipeline.beam.prepare import PrepareRequest, prepare_output_dir, run_prepare
+from pipeline.beam.publish import retire_earlier_run
+from pipeline.beam.run_lock import LOCK_NAME
 from runners.local import local_options
 from schemas.errors import UserInputError
 from tests.runners import object_store
@@ -69,14 +71,16 @@ def test_an_earlier_run_on_an_object_store_is_found_by_its_files():
         prepare_output_dir("memstore://old", overwrite=False)
 
 
-def test_overwrite_on_an_object_store_removes_every_file_of_the_earlier_run():
+def test_overwrite_on_an_object_store_keeps_the_earlier_run_until_publishing_then_removes_every_file_of_it():
     earlier = ["memstore://old/manifest.json", "memstore://old/shards/part-00000-0000.parquet",
                "memstore://old/shards/part-00001-0000.parquet", "memstore://old/rejects/part-00000.jsonl"]
     for path in earlier:
         object_store.put(path, b"x")
     object_store.put("memstore://old/notes.txt", b"the user's own file")
     prepare_output_dir("memstore://old", overwrite=True)
-    assert object_store.keys("memstore://old/") == ["memstore://old/notes.txt"]
+    assert set(earlier) <= set(object_store.keys("memstore://old/"))  # a failing new run loses nothing
+    retire_earlier_run("memstore://old")
+    assert object_store.keys("memstore://old/") == [f"memstore://old/{LOCK_NAME}", "memstore://old/notes.txt"]
 
 
 def test_a_cloud_file_is_copied_locally_under_its_own_name_once_per_version():
