@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -338,8 +339,10 @@ class MegatronBertForPreTraining(nn.Module):
         head = 2 * (c.hidden_size**2 + c.hidden_size * c.vocab_size)
         return 3 * (c.num_layers * layer + mlm_fraction * head)
 
-    def example_flops(self, example_lengths: Sequence[int]) -> float:
+    def example_flops(self, example_lengths: Sequence[int] | np.ndarray) -> float:
         """The model FLOPs of training on these examples, real tokens only: what MFU counts, so that
-        neither padding nor the attention a packed row masks out (between its examples) counts as work."""
-        lengths = [int(n) for n in example_lengths]
-        return float(sum(n * self.flops_per_token(n) for n in lengths))
+        neither padding nor the attention a packed row masks out (between its examples) counts as work.
+        An example of n tokens costs n * flops_per_token(n), linear in n per token."""
+        n = np.asarray(example_lengths, dtype=np.float64)
+        base = self.flops_per_token(0)
+        return float(base * n.sum() + (self.flops_per_token(1) - base) * (n * n).sum())

@@ -281,7 +281,7 @@ def train(config: TrainConfig) -> list[dict[str, Any]]:
             micro_batches = [next(stream) for _ in range(config.grad_accum_steps)]
             for batch in micro_batches:  # real tokens only: padding and masked-out attention do no work
                 window_tokens += int(batch["attention_mask"].sum())
-                window_flops += core.example_flops(batch["example_len"].tolist())
+                window_flops += core.example_flops(batch["example_len"].numpy())
             for result in accumulate_gradients(model, micro_batches, device, world):
                 totals.add(result)
             lr = scheduler.get_last_lr()[0]  # the rate of this step's update, before the scheduler moves on

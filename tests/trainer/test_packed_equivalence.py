@@ -104,3 +104,12 @@ def test_attention_never_crosses_an_example() -> None:
         if e != 1:
             assert torch.equal(before[row, s:t], after[row, s:t]), e
     assert not torch.equal(before[r, start:end], after[r, start:end])
+
+
+def test_mfu_counts_each_example_at_its_own_length() -> None:
+    """Two examples of 100 packed in a row do the work of two rows of 100, not of one example of 200:
+    the attention between them is masked out, and padding is no work at all."""
+    model = _model()
+    two = model.example_flops([100, 100])
+    assert two == 2 * model.example_flops([100]) == 200 * model.flops_per_token(100)
+    assert two < model.example_flops([200])
