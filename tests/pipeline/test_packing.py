@@ -146,7 +146,7 @@ def test_window_ends_fall_on_document_starts_after_the_window_size(monkeypatch):
 
 
 def _write(tmp_path: Path, examples: pa.Table, batch_rows: list[int], pack_to: int | None, unk: int):
-    plan = OutputPlan(output_dir=str(tmp_path), vocab_file=str(tmp_path / "vocab.txt"), entity_types=())
+    plan = OutputPlan(output_dir=str(tmp_path), run_id="test-run", entity_types=())
     writer = ShardWriter(plan, 0, max_rows=60, pack_to=pack_to, unk_id=unk)
     start = 0
     for size in batch_rows:
