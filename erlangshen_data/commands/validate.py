@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         type=COUNT,
         default=None,
         metavar="N",
-        help="check at most N rows per shard (file hashes, row and token counts still cover every row)",
+        help="check at most N rows per shard (file hashes, row, token and document counts still cover every row)",
     )
     parser.add_argument(
         "--max-reject-rate",
