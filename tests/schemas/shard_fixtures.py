@@ -27,6 +27,7 @@ from schemas.manifest import (
     VocabInfo,
 )
 from tests.conftest import require_shared
+from tests.schemas.accounting_files import write_accounting
 
 VOCAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "vocab" / "bert-base-chinese-vocab.txt"
 SPECIALS = SpecialTokens(pad=0, unk=100, cls=101, sep=102, mask=103)
@@ -134,7 +135,7 @@ def write_output(
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), directory / file)
         tokens = sum(len(row[shard.INPUT_IDS]) for row in rows)
         infos.append(ShardInfo(file=file, rows=len(rows), tokens=tokens, sha256=_sha256(directory / file)))
-    kept = sum(len(row[shard.EXAMPLE_LEN]) for rows in shards for row in rows)
+    kept = sum(row[shard.EXAMPLE_IN_DOC].count(0) for rows in shards for row in rows)
     manifest = Manifest(
         vocab=VocabInfo(file=VOCAB_NAME, sha256=_sha256(VOCAB), size=len(VOCAB.read_text().splitlines())),
         special_tokens=SPECIALS,
@@ -146,4 +147,4 @@ def write_output(
         documents=documents or _typical_accounting(kept),
     )
     (directory / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-    return directory
+    return write_accounting(directory)

@@ -64,7 +64,7 @@ def test_no_page_fetches_anything_from_off_the_machine_and_every_file_it_fetches
 ) -> None:
     index = validate_output(valid_output, workers=1).data_docs
     pages = _pages(index)
-    assert len(pages) == 1 + 3 + 4  # the index, three suites, four validations (two shards, files, run)
+    assert len(pages) == 1 + 4 + 5  # the index, four suites, five validations (two shards, files, run, accounting)
     for path, page in pages.items():
         remote = [reference for reference in page.fetched if _REMOTE.match(reference)]
         assert remote == [], path
@@ -81,7 +81,7 @@ def test_index_links_every_validation_and_suite_page_without_a_script(valid_outp
               and not href.startswith("#")}
     on_disk = {path.resolve() for folder in ("validations", "expectations")
                for path in (index.parent / folder).rglob("*.html")}
-    assert len(on_disk) == 3 + 4 and on_disk <= linked
+    assert len(on_disk) == 4 + 5 and on_disk <= linked
 
 
 def test_a_failed_expectation_shows_a_failure_mark_offline(tmp_path: Path, shard_rows: list[list[dict]]) -> None:
