@@ -25,16 +25,9 @@ from schemas.provenance import (
     run_environment,
 )
 from schemas.validate import validate_output
-from tests.schemas.accounting_files import write_accounting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENCC_DISTRIBUTIONS = ("opencc", "OpenCC")
-
-
-@pytest.fixture
-def valid_output(valid_output: Path) -> Path:
-    """With the ledger, input and summary `prepare` writes beside the shards."""
-    return write_accounting(valid_output)
 
 
 def _metadata_version(name: str) -> str | None:

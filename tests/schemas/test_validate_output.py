@@ -14,19 +14,8 @@ from schemas.errors import UserInputError
 from schemas.expectations import FILES_SUITE, ROWS_SUITE, RUN_SUITE
 from schemas.manifest import MANIFEST_NAME, read_manifest
 from schemas.validate import validate_output
-from tests.schemas.accounting_files import write_accounting
 from tests.schemas.shard_fixtures import make_shards
-from tests.schemas.shard_fixtures import write_output as write_shards
-
-
-def write_output(directory: Path, shards: list[list[dict]]) -> Path:
-    """`shard_fixtures.write_output` with the ledger, input and summary `prepare` writes beside them."""
-    return write_accounting(write_shards(directory, shards))
-
-
-@pytest.fixture
-def valid_output(valid_output: Path) -> Path:
-    return write_accounting(valid_output)
+from tests.schemas.shard_fixtures import write_output
 
 
 def test_valid_output_passes_with_data_docs_and_persisted_suites(valid_output: Path) -> None:
