@@ -14,13 +14,11 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.dedup import MIN_BUCKETS
 from pipeline.report import REPORT_NAME
-from schemas.manifest import MANIFEST_NAME, SHARDS_DIR, VOCAB_NAME
+from schemas.manifest import LEDGER_DIR, MANIFEST_NAME, SHARDS_DIR, SUMMARY_NAME, VOCAB_NAME, ledger_file_name
 from schemas.shard import shard_file_name
 
-LEDGER_DIR = "rejects"
 STAGING_DIR = ".staging"
 SPILL_DIR = "spill"
-SUMMARY_NAME = "summary.json"
 LEXICON_NAME = "lexicon.bin"
 GX_PROJECT = "gx"  # the folder Great Expectations' file context keeps under a validated output
 METRICS_NAMESPACE = "erlangshen"
@@ -95,4 +93,4 @@ class OutputPlan:
 
     @staticmethod
     def ledger_name(file_index: int) -> str:
-        return f"{LEDGER_DIR}/part-{file_index:05d}.jsonl"
+        return ledger_file_name(file_index)
