@@ -1,6 +1,7 @@
 """Padding share of random micro-batches, packed rows (layout 3.0) against one example per row.
 
     python -m bench.padding --input '../shared/data/wudao-sample/*.json' --work /tmp/padding [--repeat 2]
+    python -m bench.padding --input '../shared/data/wudao-sample/*.json' --work /tmp/padding --writer-cost
 
 For each corpus, `prepare` runs twice through the CLI, packed (the default) and with `--no-pack`, and
 the shards of each are read back. The trainer pads a micro-batch to its longest row, and a loader that
@@ -14,6 +15,7 @@ texts, cut at sentence ends into documents of 50 to 200 characters (news blurbs,
 descriptions), where one example per row is shortest and packing matters most. `prepare`'s CPU time
 (the child's user + system seconds, the least of `--repeat` runs, alternating packed and unpacked so a
 busy machine weighs on both alike) is reported with each, and its wall time in the note.
+`--writer-cost` times the packing step alone: ShardWriter in-process over the same examples.
 Figures and the date they were taken live in bench/README.md; this file only measures.
 """
 from __future__ import annotations
@@ -116,12 +118,60 @@ def measure(name: str, pattern: str, work: Path, repeat: int) -> list[str]:
     return lines
 
 
+def writer_cost(pattern: str, repeat: int = 3) -> list[str]:
+    """CPU seconds of `ShardWriter` alone over the corpus's examples (built once, in 256-document
+    batches as prepare's), packed and one example a row: the least of `repeat` runs each."""
+    import tempfile
+
+    from knowledge.lexicon import load_lexicons
+    from knowledge.matcher import EntityMatcher
+    from pipeline.annotate import BatchAnnotator
+    from pipeline.beam.layout import OutputPlan
+    from pipeline.beam.shard_writer import ShardWriter
+    from pipeline.config import SopConfig
+    from pipeline.rows import CleanDocument, build_rows
+    from pipeline.segment import create_segmenter
+    from pipeline.tokenize import BertChineseTokenizer
+    from pipeline.vocab import load_vocab
+
+    vocab = load_vocab(Path(__file__).resolve().parents[2] / "shared/data/vocab/bert-base-chinese-vocab.txt")
+    annotator = BatchAnnotator(create_segmenter("jieba"), EntityMatcher(load_lexicons([])),
+                               BertChineseTokenizer(vocab))
+    batches = []
+    for path in sorted(glob.glob(pattern)):
+        records = json.loads(Path(path).read_text(encoding="utf-8"))
+        docs = [CleanDocument(r["uniqueKey"], path, r["content"]) for r in records
+                if isinstance(r, dict) and isinstance(r.get("content"), str) and r["content"].strip()]
+        for start in range(0, len(docs), 256):
+            batches.append(build_rows(docs[start:start + 256], annotator, SopConfig(), vocab.special_tokens, 1).batch)
+    lines = []
+    for pack_to in (None, SopConfig().max_seq_len):
+        best, rows = float("inf"), 0
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                writer = ShardWriter(OutputPlan(output_dir=tmp, run_id="bench", entity_types=()), 0, 2**18,
+                                     pack_to=pack_to, unk_id=vocab.special_tokens.unk)
+                start = time.process_time()
+                for batch in batches:
+                    writer.add(batch, 1)
+                rows = sum(info.rows for info in writer.close())
+                best = min(best, time.process_time() - start)
+        lines.append(f"ShardWriter {'packed' if pack_to else '--no-pack'}: {best:.3f} s CPU, "
+                     f"{sum(b.num_rows for b in batches):,} examples -> {rows:,} rows")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, help="glob of WuDao JSON files")
     parser.add_argument("--work", type=Path, required=True, help="scratch directory for corpora and outputs")
     parser.add_argument("--repeat", type=int, default=2, help="prepare runs per corpus and layout (least CPU)")
+    parser.add_argument("--writer-cost", action="store_true",
+                        help="only time ShardWriter in-process, packed against one example a row")
     args = parser.parse_args()
+    if args.writer_cost:
+        print("\n".join(writer_cost(args.input)))
+        return
     short = build_short_corpus(args.input, args.work / "short-corpus")
     header = ("| corpus | layout | rows | examples | mean tokens/row | padding B=16 | padding B=64 | "
               "prepare CPU (wall) |")
