@@ -7,6 +7,7 @@ import bz2
 import gzip
 import hashlib
 import json
+import logging
 import lzma
 import subprocess
 import sys
@@ -227,8 +228,11 @@ def _names(found, root: Path) -> list[str]:
     return [str(Path(path).relative_to(root)) for path, _ in found]
 
 
-def test_a_directory_means_the_files_under_it_without_hidden_ones(tree):
-    assert _names(files.expand_inputs([str(tree)]), tree) == ["a.json", "part[1].json", "sub/b.jsonl"]
+def test_a_directory_means_the_files_under_it_without_hidden_ones(tree, caplog):
+    with caplog.at_level(logging.INFO):
+        assert _names(files.expand_inputs([str(tree)]), tree) == ["a.json", "part[1].json", "sub/b.jsonl"]
+    assert f"input {tree}: 3 hidden file(s) skipped" in caplog.text  # .hidden.json, .git/config, sub/.DS_Store
+    assert f"input {tree}: 3 file(s), 6 bytes" in caplog.text
     assert _names(files.expand_inputs([str(tree) + "/"]), tree) == ["a.json", "part[1].json", "sub/b.jsonl"]
 
 
