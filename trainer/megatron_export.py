@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,7 @@ from schemas.manifest import MANIFEST_NAME, read_manifest
 INDEX_HEADER = b"MMIDIDX\x00\x00"
 INDEX_VERSION = 1
 UINT16_CODE = 8  # megatron.core.datasets.indexed_dataset.DType.uint16
+_GATHER_EXAMPLES = 8192
 
 
 def export_megatron(data_dir: str | Path, out_prefix: str | Path) -> tuple[int, int]:
@@ -46,8 +48,7 @@ def export_megatron(data_dir: str | Path, out_prefix: str | Path) -> tuple[int, 
         for info in manifest.shards:
             table = pq.read_table(directory / info.file, columns=[cols.INPUT_IDS, cols.EXAMPLE_LEN, cols.DOC_ID,
                                                                    cols.EXAMPLE_IN_DOC])
-            ids, example_len, doc_ids = _examples_by_document(table)
-            data.write(ids.astype(np.uint16).tobytes())
+            example_len, doc_ids = _write_by_document(table, data)
             lengths.append(example_len.astype(np.int32))
             if doc_ids.size:
                 starts = np.flatnonzero(doc_ids[1:] != doc_ids[:-1]) + 1
@@ -75,17 +76,21 @@ def export_megatron(data_dir: str | Path, out_prefix: str | Path) -> tuple[int, 
     return len(sequence_lengths), len(document_indices) - 1
 
 
-def _examples_by_document(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A shard's examples as (token ids, lengths, doc ids), each document's examples together in
-    `example_in_doc` order, documents in the order of their first example."""
+def _write_by_document(table: pa.Table, data: BinaryIO) -> tuple[np.ndarray, np.ndarray]:
+    """Writes a shard's examples to `data`, each document's examples together in `example_in_doc`
+    order, documents in the order of their first example; returns their lengths and doc ids in that
+    order. Tokens are gathered `_GATHER_EXAMPLES` examples at a time: a shard's index arrays at once
+    would take 8 bytes per token, gigabytes for a full shard."""
     ids = table.column(cols.INPUT_IDS).combine_chunks().flatten().to_numpy()
     example_len = table.column(cols.EXAMPLE_LEN).combine_chunks().flatten().to_numpy().astype(np.int64)
     docs = table.column(cols.DOC_ID).combine_chunks().flatten().dictionary_encode()  # codes by first appearance
     codes = docs.indices.to_numpy()
     order = np.lexsort((table.column(cols.EXAMPLE_IN_DOC).combine_chunks().flatten().to_numpy(), codes))
     first_token = np.concatenate([[0], np.cumsum(example_len)[:-1]]).astype(np.int64)
-    lengths = example_len[order]
-    within = np.arange(int(lengths.sum())) - np.repeat(np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    tokens = ids[np.repeat(first_token[order], lengths) + within]
+    for at in range(0, order.size, _GATHER_EXAMPLES):
+        chunk = order[at:at + _GATHER_EXAMPLES]
+        lengths = example_len[chunk]
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        data.write(ids[np.repeat(first_token[chunk], lengths) + within].astype(np.uint16).tobytes())
     doc_ids = np.asarray(docs.dictionary.to_pylist(), dtype=object)[codes[order]]
-    return tokens, lengths, doc_ids
+    return example_len[order], doc_ids

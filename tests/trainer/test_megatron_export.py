@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from trainer import megatron_export
 from trainer.megatron_export import export_megatron
 
 indexed_dataset = pytest.importorskip(
@@ -51,11 +52,14 @@ def _set_documents(path: Path, doc_ids: list[list[str]], in_doc: list[list[int]]
     pq.write_table(table, path)
 
 
-def test_a_documents_examples_packed_apart_come_back_together_in_order(tmp_path: Path) -> None:
+def test_a_documents_examples_packed_apart_come_back_together_in_order(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Packing fills rows from a window of examples, so one document's examples may sit in several rows,
-    out of order; Megatron wants a document's sequences contiguous."""
+    out of order; Megatron wants a document's sequences contiguous. Gathered two examples at a time
+    here, so the chunked gather that bounds a full shard's memory is crossed too."""
     from shard_factory import write_shard_set
 
+    monkeypatch.setattr(megatron_export, "_GATHER_EXAMPLES", 2)
     directory = write_shard_set(tmp_path / "s", shards=1, rows_per_shard=3, examples_per_row=3)
     path = directory / "shards" / "part-00000-0000.parquet"
     _set_documents(path, [["a", "b", "a"], ["c", "c", "c"], ["a", "b", "d"]], [[2, 0, 0], [0, 1, 2], [1, 1, 0]])
