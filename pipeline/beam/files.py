@@ -73,23 +73,21 @@ def _match(pattern: str) -> tuple[dict[str, int], int]:
     if filesystem.exists(pattern):
         metadata = filesystem.metadata(pattern)
         return {metadata.path: metadata.size_in_bytes}, 0
-    if _GLOB_CHARACTERS.search(pattern):
-        return _listed(pattern, None)
+    glob = _GLOB_CHARACTERS.search(pattern)
+    if glob:
+        return _listed(pattern, pattern[:glob.start()].rpartition("/")[0])
     if not local:  # an object store's folder is the prefix of its objects
         return _listed(FileSystems.join(pattern.rstrip("/"), "**"), pattern.rstrip("/"))
     return {}, 0
 
 
-def _listed(pattern: str, directory: str | None) -> tuple[dict[str, int], int]:
-    """Matches of a glob, or of a directory's `**`, without hidden files: a hidden name in a glob, a
-    hidden name at any depth under a directory."""
+def _listed(pattern: str, root: str) -> tuple[dict[str, int], int]:
+    """Matches of a glob, or of a directory's `**`, without hidden files: those with a name that
+    starts with a dot anywhere below `root`, the part of the pattern before any glob character."""
     found, hidden = {}, 0
     for metadata in FileSystems.match([pattern])[0].metadata_list:
-        if directory is None:
-            names = [FileSystems.split(metadata.path)[1]]
-        else:
-            names = metadata.path[len(directory):].strip("/").split("/")
-        if any(name.startswith(".") for name in names):
+        below = metadata.path[len(root):] if metadata.path.startswith(root) else FileSystems.split(metadata.path)[1]
+        if any(name.startswith(".") for name in below.split("/")):
             hidden += 1
         else:
             found[metadata.path] = metadata.size_in_bytes

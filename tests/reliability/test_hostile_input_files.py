@@ -243,6 +243,8 @@ def test_an_explicit_path_means_that_file_even_a_dot_file_or_one_with_brackets(t
 
 def test_only_a_path_that_names_nothing_is_a_glob_and_globs_skip_hidden_files(tree):
     assert _names(files.expand_inputs([str(tree / "*.json")]), tree) == ["a.json", "part[1].json"]
+    assert _names(files.expand_inputs([str(tree / "**")]), tree) == ["a.json", "part[1].json", "sub/b.jsonl"]
+    assert _names(files.expand_inputs([str(tree / ".git" / "*")]), tree) == [".git/config"]  # named: read
     with pytest.raises(UserInputError, match=r"matches no file \(1 hidden"):
         files.expand_inputs([str(tree / ".hid*")])
     with pytest.raises(UserInputError, match="matches no file"):
