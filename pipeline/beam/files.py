@@ -50,8 +50,6 @@ def expand_inputs(patterns: list[str]) -> list[tuple[str, int]]:
     for pattern in patterns:
         try:
             matched, hidden = _match(pattern)
-        except UserInputError:
-            raise
         except Exception as error:  # Beam raises BeamIOError, or a backend-specific error
             raise UserInputError(f"cannot list input {pattern}: {error}") from error
         if not matched:
@@ -223,7 +221,7 @@ class InputStream:
 
     def __exit__(self, *error) -> None:
         try:
-            if error[0] is None and self._handle is not None:
+            if error[0] is None:
                 while self._read():
                     pass
         finally:
@@ -236,7 +234,8 @@ class InputStream:
         return chunk
 
     def chunks(self) -> Iterator[bytes]:
-        """Decompressed bytes in pieces of at most `_PIECE`; stops at the end, at a break or at the cap."""
+        """Decompressed bytes in pieces of up to `_PIECE` (zstd's up to 32 MB, see `_ZSTD_FEED`); stops
+        at the end, at a break or at the cap."""
         for piece in self._decompressed():
             if self.max_bytes is not None and self.decoded_size + len(piece) > self.max_bytes:
                 if self.max_bytes > self.decoded_size:
