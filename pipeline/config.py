@@ -138,6 +138,8 @@ class PrepareConfig:
             raise UserInputError("batch_size must be positive")
         if self.shard_rows < 1:
             raise UserInputError(f"shard_rows must be positive (got {self.shard_rows})")
+        if self.max_input_bytes < 1:
+            raise UserInputError(f"max_input_bytes must be positive (got {self.max_input_bytes})")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

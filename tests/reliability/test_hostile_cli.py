@@ -106,7 +106,8 @@ def test_3_a_bad_number_is_refused_while_parsing_in_one_line(argv, flag, tmp_pat
 def test_3_the_config_refuses_what_the_flags_refuse_for_api_callers():
     from pipeline.config import CleanConfig, PrepareConfig
 
-    for config in (PrepareConfig(seed=-1), PrepareConfig(clean=CleanConfig(min_cjk_ratio=float("nan")))):
+    for config in (PrepareConfig(seed=-1), PrepareConfig(clean=CleanConfig(min_cjk_ratio=float("nan"))),
+                   PrepareConfig(max_input_bytes=0), PrepareConfig(max_input_bytes=-1)):
         with pytest.raises(UserInputError):
             config.validate()
 
