@@ -25,9 +25,10 @@ def sample_corpus_glob() -> str:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("prepare")
-    parser.add_argument("--input", action="append", default=None, metavar="GLOB",
-                        help="input files (WuDao JSON, JSONL, text; .gz, .bz2, .zst; local, gs:// or s3://); "
-                             "repeatable; default: the embedded sample corpus")
+    parser.add_argument("--input", action="append", default=None, metavar="PATH",
+                        help="a file, a directory (every file under it, hidden ones skipped) or a glob; WuDao JSON, "
+                             "JSONL or text; .gz, .bz2, .xz, .zst, .deflate; local, gs:// or s3://; repeatable; "
+                             "default: the embedded sample corpus")
     parser.add_argument("--output", required=True, metavar="DIR",
                         help="the output directory (manifest.json, shards/, rejects/, summary.json, vocab.txt); "
                              "it must not lie where an --input glob reads")
