@@ -21,7 +21,7 @@ from pipeline.annotate import BatchAnnotator
 from pipeline.clean import clean_text, normalize_text
 from pipeline.config import CleanConfig, PrepareConfig
 from pipeline.documents import Document
-from pipeline.readers import InputFormat, parse_file
+from pipeline.readers import InputFormat, parse_stream
 from pipeline.segment import create_segmenter
 from pipeline.tokenize import BertChineseTokenizer
 from pipeline.vocab import build_default_vocab, load_vocab
@@ -124,15 +124,15 @@ def _clean_documents(inputs: list[str], config: PrepareConfig, limit: int) -> It
     """Kept documents' cleaned text, as `prepare` cleans it (without its cross-document dedup)."""
     kept = 0
     for path, _ in files.expand_inputs(inputs):
-        data = files.read_input(path).data
-        for record in parse_file(data, path, InputFormat.detect(path), config.text_field):
-            if isinstance(record, Document):
-                text, reason = clean_text(record.title, record.text, config.clean)
-                if reason is None:
-                    yield text
-                    kept += 1
-                    if kept == limit:
-                        return
+        with files.InputStream(path, config.max_input_bytes) as stream:
+            for record in parse_stream(stream.chunks(), path, InputFormat.detect(path), config.text_field):
+                if isinstance(record, Document):
+                    text, reason = clean_text(record.title, record.text, config.clean)
+                    if reason is None:
+                        yield text
+                        kept += 1
+                        if kept == limit:
+                            return
 
 
 def run_stats(args: argparse.Namespace) -> int:
