@@ -8,17 +8,16 @@ of every id (bytes per document, as much again as the dedup keys ship), for a st
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from pipeline.arrays import blake2b_64
+
 
 def id_digests(doc_ids: Sequence[str]) -> np.ndarray:
     """64-bit digests of ids: a file's repeats are counted from these, not from the strings."""
-    joined = b"".join(hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-                      for doc_id in doc_ids)
-    return np.frombuffer(joined, dtype="<u8")
+    return blake2b_64(doc_ids)
 
 
 def repeated_ids(digests: Sequence[np.ndarray]) -> int:

@@ -58,7 +58,7 @@ class RejectLedger:
         self.examples: dict[str, list[dict]] = {}
 
     def add(self, rejection: Rejection) -> None:
-        Metrics.counter(METRICS_NAMESPACE, f"rejected.{rejection.reason}").inc()
+        Metrics.counter(METRICS_NAMESPACE, f"{REJECTED_STAT}{rejection.reason}").inc()
         self.counts[f"{REJECTED_STAT}{rejection.reason}"] += 1
         if self._keep_text:
             found = self.examples.setdefault(rejection.reason, [])
