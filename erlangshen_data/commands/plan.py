@@ -29,7 +29,7 @@ def register(subparsers) -> None:
                         help="flink/spark task slots per worker (required there)")
     parser.add_argument("--mb-per-s-per-core", type=POSITIVE, metavar="MB_S", default=defaults.mb_per_s_per_core,
                         help=f"measured prepare throughput (default {MEASURED_MB_PER_S_PER_CORE}: "
-                             "wudao-sample on this machine, see runners/capacity.py)")
+                             "wudao-sample on this machine, see bench/README.md, Capacity plan rate)")
     parser.add_argument("--efficiency", type=number(0.0, 1.0, above_minimum=True), metavar="E",
                         help=f"share of the per-core rate kept at scale (default {defaults.efficiency}; local: "
                              "1 for one worker, as measured for several; see runners/local.py)")
