@@ -52,7 +52,7 @@ from schemas import shard as cols
 from trainer.config import MaskingConfig, ModelConfig, TrainConfig, model_preset
 from trainer.data import PretrainingBatches, ShardSet, open_shards
 from trainer.model import MegatronBertForPreTraining
-from trainer.train import configure_optimizer, lr_factor
+from trainer.train import configure_optimizer, lr_factor, model_inputs
 
 SCHEMES = ("char", "wwm", "wwm+kdm")
 FEWCLUE = Path(__file__).resolve().parents[2] / "shared" / "data" / "fewclue"
@@ -137,14 +137,6 @@ def _autocast(device: torch.device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
 
-def _inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor | None]:
-    names = ("input_ids", "token_type_ids", "attention_mask", "mlm_positions", "mlm_labels", "sop_labels")
-    inputs = {k: batch[k].to(device) for k in names}
-    if bool(batch["attention_mask"].all()):
-        inputs["attention_mask"] = None
-    return inputs
-
-
 def pretrain(model: MegatronBertForPreTraining, shards: ShardSet, scheme: str, config: BenchConfig, seed: int,
              device: torch.device) -> dict[str, float]:
     """The trainer's optimiser and schedule, one micro-batch a step, until `config.tokens` real tokens."""
@@ -161,7 +153,7 @@ def pretrain(model: MegatronBertForPreTraining, shards: ShardSet, scheme: str, c
                                     epoch=epoch, max_len=model.config.max_position_embeddings,
                                     entity_boost=config.entity_boost):
             with _autocast(device):
-                result = model(**_inputs(batch, device))
+                result = model(**model_inputs(batch, device))
             result.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -194,9 +186,10 @@ def heldout_mlm(model: MegatronBertForPreTraining, shards: ShardSet, scheme: str
     for index, batch in enumerate(batches):
         if index * config.micro_batch >= config.eval_rows:
             break
-        inputs = _inputs(batch, device)
+        inputs = model_inputs(batch, device)
         with _autocast(device):
-            hidden, _ = model.bert(inputs["input_ids"], inputs["token_type_ids"], inputs["attention_mask"])
+            hidden, _ = model.bert(inputs["input_ids"], inputs["token_type_ids"], inputs["attention_mask"],
+                                   inputs["position_ids"], inputs["sequence_ids"], inputs["cls_positions"])
             masked = hidden.reshape(-1, hidden.shape[-1]).index_select(0, inputs["mlm_positions"])
             logits = model.cls.predictions(masked).float()
         labels = inputs["mlm_labels"]

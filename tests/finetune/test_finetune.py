@@ -112,7 +112,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, bert_vocab_path: Path, c
         (["--data", str(task_dir), "--test", str(broken), "--model", "scratch:tiny"], "test.json:2: broken JSON"),
         (["--data", str(task_dir), "--model", str(tmp_path / "absent")], "does not exist"),
         (["--data", str(tmp_path), "--model", "scratch:tiny"], "no training file"),
-        (["--data", str(task_dir), "--model", "scratch:tiny", "--seeds", "0"], "--seeds must be at least 1"),
+        (["--data", str(task_dir), "--model", "scratch:tiny", "--seeds", "0"], "argument --seeds: must lie in [1, inf), got 0"),
     ]
     for extra, message in cases:
         assert main(["finetune", "--task", "eprstmt", "--vocab", str(bert_vocab_path), "--out",
