@@ -46,15 +46,15 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from schemas import shard as cols
 from schemas.errors import UserInputError
-from schemas.manifest import MANIFEST_NAME, Manifest, SpecialTokens, read_manifest
+from schemas.manifest import Manifest, SpecialTokens
 from trainer.config import MIX_SHARDS, MaskingConfig
 from trainer.examples import ExampleLayout
 from trainer.masking import example_keys, mask_batch, replacement_ids
+from trainer.outputs import output_file, read_output_manifest
 
 COLUMNS = [cols.INPUT_IDS, cols.WORD_START, cols.ENTITY_START, cols.ENTITY_END, cols.EXAMPLE_LEN, cols.LEN_A,
            cols.SOP_LABEL, cols.DOC_ID, cols.EXAMPLE_IN_DOC]
 # The shard layout this reader understands, schemas/shard.py's (3.x: packed rows, per-example columns).
-READABLE_MAJOR = cols.SCHEMA_VERSION.split(".")[0]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class ShardSet:
 def read_vocab_tokens(directory: Path, manifest: Manifest) -> list[str]:
     """The vocabulary the shards were tokenized with (`prepare` copies it into its output), checked
     against the manifest's sha256: another vocabulary would give other replacement ids."""
-    path = directory / manifest.vocab.file
+    path = output_file(directory, manifest.vocab.file)
     if not path.is_file():
         raise UserInputError(f"{path}, the vocabulary the manifest names, is missing")
     data = path.read_bytes()
@@ -93,15 +93,10 @@ def read_vocab_tokens(directory: Path, manifest: Manifest) -> list[str]:
 def open_shards(data_dir: str | Path, eval_shards: int = 0) -> ShardSet:
     """Reads the manifest and holds out its last `eval_shards` shards for evaluation."""
     directory = Path(data_dir)
-    if not (directory / MANIFEST_NAME).is_file():
-        raise UserInputError(f"{directory} has no {MANIFEST_NAME}: run `erlangshen-data prepare` first")
-    manifest = read_manifest(directory)
-    if manifest.schema_version.split(".")[0] != READABLE_MAJOR:
-        raise UserInputError(f"{directory} holds shard layout {manifest.schema_version}; this trainer reads "
-                             f"{READABLE_MAJOR}.x (packed rows): run `erlangshen-data prepare` again")
+    manifest = read_output_manifest(directory)
     files, first = [], 0
     for info in manifest.shards:
-        path = directory / info.file
+        path = output_file(directory, info.file)
         if not path.is_file():
             raise UserInputError(f"shard {path} listed in the manifest is missing")
         files.append(ShardFile(path, info.rows, first))

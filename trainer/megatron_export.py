@@ -22,8 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import shard as cols
-from schemas.errors import UserInputError
-from schemas.manifest import MANIFEST_NAME, read_manifest
+from trainer.outputs import output_file, read_output_manifest
 
 INDEX_HEADER = b"MMIDIDX\x00\x00"
 INDEX_VERSION = 1
@@ -34,9 +33,8 @@ _GATHER_EXAMPLES = 8192
 def export_megatron(data_dir: str | Path, out_prefix: str | Path) -> tuple[int, int]:
     """Writes PREFIX.bin/.idx from every shard of the manifest, in its order; returns (sequences, documents)."""
     directory = Path(data_dir)
-    if not (directory / MANIFEST_NAME).is_file():
-        raise UserInputError(f"{directory} has no {MANIFEST_NAME}: run `erlangshen-data prepare` first")
-    manifest = read_manifest(directory)
+    manifest = read_output_manifest(directory)
+    shard_paths = [output_file(directory, info.file) for info in manifest.shards]
     prefix = Path(out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     bin_path, idx_path = Path(f"{prefix}.bin"), Path(f"{prefix}.idx")
@@ -45,8 +43,8 @@ def export_megatron(data_dir: str | Path, out_prefix: str | Path) -> tuple[int, 
     previous_doc: str | None = None
     sequences_seen = 0
     with open(f"{bin_path}.partial", "wb") as data:
-        for info in manifest.shards:
-            table = pq.read_table(directory / info.file, columns=[cols.INPUT_IDS, cols.EXAMPLE_LEN, cols.DOC_ID,
+        for path in shard_paths:
+            table = pq.read_table(path, columns=[cols.INPUT_IDS, cols.EXAMPLE_LEN, cols.DOC_ID,
                                                                    cols.EXAMPLE_IN_DOC])
             example_len, doc_ids = _write_by_document(table, data)
             lengths.append(example_len.astype(np.int32))

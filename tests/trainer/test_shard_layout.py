@@ -39,3 +39,29 @@ def test_a_row_whose_example_lengths_do_not_add_up_is_refused(tmp_path: Path) ->
     data = PretrainingBatches(shards.train, SPECIALS, VOCAB_SIZE, micro_batch_size=8, seed=0, epoch=0)
     with pytest.raises(UserInputError, match="example_len does not add up"):
         data.collate(table, np.arange(8, dtype=np.uint64))
+
+
+@pytest.mark.parametrize("outside", ["/etc/passwd", "../elsewhere/part.parquet", "shards/../../x.parquet"])
+def test_a_manifest_naming_a_file_outside_the_output_is_refused_before_it_is_read(tmp_path: Path,
+                                                                                  outside: str) -> None:
+    """A manifest is data anyone may have written: the trainer and the Megatron export read only files
+    inside the output directory, as `validate` does."""
+    from trainer.megatron_export import export_megatron
+
+    directory = write_shard_set(tmp_path / "out", shards=2, rows_per_shard=8)
+    manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    manifest["shards"][0]["file"] = outside
+    (directory / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(UserInputError, match="outside"):
+        open_shards(directory)
+    with pytest.raises(UserInputError, match="outside"):
+        export_megatron(directory, tmp_path / "mega" / "data")
+
+
+def test_a_malformed_manifest_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    directory = write_shard_set(tmp_path, shards=2, rows_per_shard=8)
+    manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    manifest["shards"][0]["rows"] = "many"
+    (directory / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(UserInputError, match="rows"):
+        open_shards(directory)
