@@ -29,7 +29,7 @@ from pipeline.beam.shard_writer import ShardWriter
 from pipeline.clean import clean_documents
 from pipeline.config import PrepareConfig
 from pipeline.corpus_profile import (
-    EXAMPLES_PER_REASON, KEPT, READ, REJECTED_STAT, length_counts, rejection_example, row_counts, source_record,
+    EXAMPLES_PER_REASON, KEPT, READ, REJECTED_STAT, length_counts, rejection_example, source_record,
 )
 from pipeline.dedup import (
     band_keys, dropped_positions, key_prefix_parts, minhash_signatures, text_digests,
@@ -216,7 +216,8 @@ class BuildShards(beam.DoFn):
         config, plan = self._config, self._plan
         dropped = dropped_positions(duplicates[index])
         stats: Counter = Counter()
-        writer = ShardWriter(plan, index, config.shard_rows)
+        writer = ShardWriter(plan, index, config.shard_rows, pack_to=config.sop.max_seq_len if config.pack else None,
+                             unk_id=self._tools.special.unk)
         with files.create(plan.staged(plan.ledger_name(index))) as handle:
             handle.write(files.read_bytes(plan.spill(index, "rejects")))  # pass 1's drops come first
             ledger = RejectLedger(handle, config.ledger_text)
@@ -237,6 +238,7 @@ class BuildShards(beam.DoFn):
                                                           or 0))
         stats.update(ledger.counts)
         shards = writer.close()
+        stats.update(writer.stats)
         stats["documents_kept"] += writer.documents
         yield beam.pvalue.TaggedOutput(STATS, stats)
         yield beam.pvalue.TaggedOutput(SOURCES, source_record(index, path, 2, stats, config.sop.max_seq_len,
@@ -254,6 +256,5 @@ class BuildShards(beam.DoFn):
                 ledger.add(Rejection(doc.doc_id, doc.source, "no_tokens", text=doc.text))
         writer.add(rows.batch, documents=int(np.count_nonzero(rows.sentences)))
         stats = batch_stats(rows, tools.entity_types)
-        stats.update(row_counts(rows.batch.column("input_ids"), tools.special.unk))
         stats["kept_characters"] += characters
         return stats

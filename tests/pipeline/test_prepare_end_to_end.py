@@ -47,6 +47,15 @@ def test_every_document_is_kept_or_ledgered_with_a_reason(prepared_sample):
     assert not kept_ids & {line["doc_id"] for line in ledger if line["reason"] != "truncated_stream"}
 
 
+def test_prepare_packs_by_default_and_no_pack_writes_one_example_a_row(prepared_sample, tmp_path):
+    summary = json.loads((prepared_sample / "summary.json").read_text(encoding="utf-8"))
+    assert summary["rows"] < summary["profile"]["examples"] / 1.5
+    assert summary["profile"]["padding"]["fill_of_micro_batches"] > 0.9  # about 0.5 one example a row
+    unpacked = prepare(tmp_path, PrepareConfig(pack=False))
+    assert unpacked["rows"] == unpacked["profile"]["examples"] == summary["profile"]["examples"]
+    assert unpacked["tokens"] == summary["tokens"]
+
+
 def test_shards_match_schema_and_manifest(prepared_sample):
     manifest = read_manifest(prepared_sample)
     assert manifest.total_rows > 0 and manifest.entity_types
