@@ -19,7 +19,8 @@ from pipeline.config import SopConfig
 from pipeline.rows import document_rng
 from pipeline.segment import Segmenter
 from pipeline.sentences import split_sentences
-from schemas.shard import SHARD_SCHEMA, SOP_ORIGINAL, SOP_SINGLE, SOP_SWAPPED
+from pipeline.rows import EXAMPLE_SCHEMA
+from schemas.shard import SOP_ORIGINAL, SOP_SINGLE, SOP_SWAPPED
 
 
 class ReferenceStack:
@@ -62,13 +63,14 @@ class ReferenceStack:
             return []
         rng = document_rng(self.seed, doc_id)
         rows = _sop_rows(sentences, self.config, rng, self.bert.cls_token_id, self.bert.sep_token_id)
-        for row in rows:
+        for index, row in enumerate(rows):
             row["doc_id"] = doc_id
+            row["example_in_doc"] = index
         return rows
 
     def table(self, docs: list[tuple[str, str]]) -> pa.Table:
         rows = [row for doc_id, text in docs for row in self.document_rows(doc_id, text)]
-        return pa.Table.from_pylist(rows, schema=SHARD_SCHEMA)
+        return pa.Table.from_pylist(rows, schema=EXAMPLE_SCHEMA)
 
 
 def _token_offsets(text: str, tokens: list[str]) -> list[int]:

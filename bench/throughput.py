@@ -162,12 +162,14 @@ def _documents(files: list[str], config, clock: _Clock):
                 yield kept
 
 
-def _write_rows(batches, clock: _Clock) -> int:
-    """Parquet as `WriteShard` writes it (its options, row groups of its size), streamed: a row group
-    is written once enough batches have come, so memory holds one row group, not the corpus."""
+def _write_rows(batches, clock: _Clock, pack_to: int = 512) -> int:
+    """Parquet as `ShardWriter` writes it (its options, row groups of its size), streamed: each batch's
+    examples packed into rows of `pack_to` tokens, a row group written once enough rows have come, so
+    memory holds one row group, not the corpus. Returns the examples written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from pipeline.packing import pack_examples
     from schemas.shard import PARQUET_WRITE_OPTIONS, SHARD_SCHEMA
 
     options = dict(PARQUET_WRITE_OPTIONS)
@@ -175,10 +177,12 @@ def _write_rows(batches, clock: _Clock) -> int:
     rows, pending, pending_rows = 0, [], 0
     sink = io.BytesIO()
     with pq.ParquetWriter(sink, SHARD_SCHEMA, **options) as writer:
-        for batch in batches:
+        for examples in batches:
+            rows += examples.num_rows
+            with clock.stage("write"):
+                batch = pack_examples(pa.Table.from_batches([examples]), pack_to).combine_chunks().to_batches()[0]
             pending.append(batch)
             pending_rows += batch.num_rows
-            rows += batch.num_rows
             if pending_rows >= group:
                 with clock.stage("write"):
                     table = pa.Table.from_batches(pending)
