@@ -103,11 +103,11 @@ class _Passthrough:
             yield data[start:start + _PIECE]
 
 
-class _Inflate:
-    """gzip and zlib's deflate: `max_length` bounds each call's output, the rest waits in `unconsumed_tail`."""
+class _Codec:
+    """A standard-library decompressor: where its member ends and what follows it."""
 
-    def __init__(self, wbits: int) -> None:
-        self._codec = zlib.decompressobj(wbits=wbits)
+    def __init__(self, codec) -> None:
+        self._codec = codec
 
     @property
     def eof(self) -> bool:
@@ -116,6 +116,13 @@ class _Inflate:
     @property
     def unused_data(self) -> bytes:
         return self._codec.unused_data
+
+
+class _Inflate(_Codec):
+    """gzip and zlib's deflate: `max_length` bounds each call's output, the rest waits in `unconsumed_tail`."""
+
+    def __init__(self, wbits: int) -> None:
+        super().__init__(zlib.decompressobj(wbits=wbits))
 
     def pieces(self, data: bytes) -> Iterator[bytes]:
         codec = self._codec
@@ -128,19 +135,8 @@ class _Inflate:
                 return
 
 
-class _Buffered:
+class _Buffered(_Codec):
     """bzip2 and xz: `max_length` bounds each call's output, the decompressor keeps the rest of the input."""
-
-    def __init__(self, codec) -> None:
-        self._codec = codec
-
-    @property
-    def eof(self) -> bool:
-        return self._codec.eof
-
-    @property
-    def unused_data(self) -> bytes:
-        return self._codec.unused_data
 
     def pieces(self, data: bytes) -> Iterator[bytes]:
         codec = self._codec
