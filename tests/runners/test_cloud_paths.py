@@ -49,7 +49,7 @@ def test_a_run_on_an_object_store_writes_the_same_shards_as_on_local_disk(
     assert summary["stats"]["entities"] > 0  # the workers matched with the lexicon read from the store
     local = output_files(tmp_path / "local")
     shards = sorted(name for name in local if name.startswith("shards/"))
-    assert len(shards) == summary["shards"] > len(small_corpus)
+    assert len(shards) == summary["shards"] >= len(small_corpus)  # packed: one window, one part a file
     assert sorted(key for key in object_store.keys("memstore://run/shards/")) == [f"memstore://run/{n}" for n in shards]
     assert {name: object_store.get(f"memstore://run/{name}") for name in shards} == {n: local[n] for n in shards}
     ledgers = sorted(name for name in local if name.startswith("rejects/"))
