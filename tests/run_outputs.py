@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from schemas.manifest import MANIFEST_NAME
 
 # The manifest's keys that describe the run rather than the data; everything else it holds (the shards
@@ -35,3 +38,9 @@ def differing_files(produced: dict[str, bytes], reference: dict[str, bytes]) -> 
         elif produced[name] != reference[name]:
             differ.append(name)
     return differ
+
+
+def shard_doc_ids(output: Path) -> set[str]:
+    """The doc_ids in an output's shards, one per example however many examples a row holds."""
+    return {doc_id for path in sorted((output / "shards").glob("*.parquet"))
+            for doc_id in pc.list_flatten(pq.read_table(path, columns=["doc_id"]).column(0)).to_pylist()}

@@ -15,14 +15,9 @@ from schemas.errors import UserInputError
 from schemas.manifest import read_manifest
 from schemas.shard import SHARD_SCHEMA
 from tests.conftest import SAMPLE_CORPUS
-from tests.run_outputs import differing_files, output_files
+from tests.run_outputs import differing_files, output_files, shard_doc_ids
 
 INPUT = str(SAMPLE_CORPUS / "*.json")
-
-
-def shard_doc_ids(path: Path) -> list[str]:
-    """The doc_id of every example in a shard (a row holds several when packed)."""
-    return pc.list_flatten(pq.read_table(path, columns=["doc_id"]).column(0)).to_pylist()
 
 
 def ledger_lines(output: Path) -> list[dict]:
@@ -42,7 +37,7 @@ def test_every_document_is_kept_or_ledgered_with_a_reason(prepared_sample):
     assert len(ledger) == accounting.rejected_total
     assert all(line["reason"] for line in ledger)
     assert {"malformed_json", "duplicate_exact", "too_short", "low_cjk_ratio"} <= set(accounting.rejected)
-    kept_ids = {doc_id for shard in manifest.shards for doc_id in shard_doc_ids(prepared_sample / shard.file)}
+    kept_ids = shard_doc_ids(prepared_sample)
     assert len(kept_ids) == accounting.kept
     assert not kept_ids & {line["doc_id"] for line in ledger if line["reason"] != "truncated_stream"}
 
@@ -135,8 +130,7 @@ def test_exact_duplicates_keep_the_smallest_id_and_identical_copies_keep_one(tmp
     output = tmp_path / "out"
     summary = run_prepare(PrepareRequest([str(corpus / "*.json")], str(output)), local_options(1))
     assert summary["documents"] == {"read": 3, "kept": 1, "rejected": {"duplicate_exact": 2}}
-    kept = {doc_id for path in sorted((output / "shards").glob("*.parquet")) for doc_id in shard_doc_ids(path)}
-    assert kept == {"dup-a"}
+    assert shard_doc_ids(output) == {"dup-a"}
     assert sorted((r["doc_id"], r["reason"], r["detail"]) for r in ledger_lines(output)) == [
         ("dup-a", "duplicate_exact", "dup-a"), ("dup-b", "duplicate_exact", "dup-a")]
 

@@ -9,9 +9,6 @@ import gzip
 import json
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from hypothesis import strategies as st
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[2] / "pipeline" / "sample_corpus"
@@ -28,17 +25,6 @@ def real_texts(category: str = "学术") -> list[str]:
 TEXTS = real_texts()
 GOOD = TEXTS[0]
 KEPT_IDS = {"good0", "good1", "good2", "good3", "good4", "t1", "c1", "c2", "bom", "u2", "nul", "long_line", "dense"}
-
-
-def shard_doc_ids(output: Path) -> set[str]:
-    """The doc_ids in an output's shards, one per example whether a row holds one example or several."""
-    ids: set[str] = set()
-    for path in sorted((output / "shards").glob("*.parquet")):
-        column = pq.read_table(path, columns=["doc_id"]).column(0)
-        if pa.types.is_list(column.type):
-            column = pc.list_flatten(column)
-        ids.update(column.to_pylist())
-    return ids
 
 
 def _record(key: str, content) -> dict:

@@ -12,8 +12,9 @@ from runners.local import local_options
 from schemas.manifest import read_manifest
 
 from tests.reliability.adversarial import (
-    KEPT_IDS, hostile_record, shard_doc_ids, write_hand_written_cases, write_hypothesis_corpus,
+    KEPT_IDS, hostile_record, write_hand_written_cases, write_hypothesis_corpus,
 )
+from tests.run_outputs import shard_doc_ids
 
 CONFIG = PrepareConfig(shard_rows=64, sop=SopConfig(max_seq_len=128))  # so the long line gets split
 

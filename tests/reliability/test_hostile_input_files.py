@@ -29,7 +29,8 @@ from pipeline.readers import InputFormat, parse_file, parse_stream
 from runners.local import local_options
 from schemas.errors import UserInputError
 from schemas.manifest import read_manifest
-from tests.reliability.adversarial import TEXTS, shard_doc_ids
+from tests.reliability.adversarial import TEXTS
+from tests.run_outputs import shard_doc_ids
 
 REPO = Path(__file__).resolve().parents[2]
 CODECS = {

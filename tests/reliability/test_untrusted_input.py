@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 from pipeline.config import PrepareConfig
 from pipeline.beam.prepare import PrepareRequest, run_prepare
 from runners.local import local_options
-from tests.reliability.adversarial import TEXTS, shard_doc_ids
+from tests.reliability.adversarial import TEXTS
+from tests.run_outputs import shard_doc_ids
 
 HOSTILE_IDS = ["../../escape", "/etc/passwd", "..\\..\\windows", "shards/../../x", "a\x00b"]
 
