@@ -101,14 +101,28 @@ def named_commands(argv: Sequence[str]) -> list[str]:
     return [first] if first in COMMANDS else []
 
 
+def _chain(error: BaseException) -> Iterable[BaseException]:
+    """`error` and what it was raised from or while handling: Beam re-raises what a step raised as a
+    RuntimeError naming the step."""
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def interrupted(error: BaseException) -> bool:
+    """Ctrl-C, whether it reached `main` itself or inside a Beam step, which re-raises it as
+    `RuntimeError: KeyboardInterrupt [while running ...]` (text only, from a worker process)."""
+    return any(isinstance(seen, KeyboardInterrupt) for seen in _chain(error)) or str(error).startswith(
+        "KeyboardInterrupt")
+
+
 def disk_full_path(error: BaseException) -> str | None:
     """Where the disk filled up when `error` comes from ENOSPC ("" when the path is unknown), else None.
     Beam re-raises a worker's OSError as a RuntimeError that keeps only its text, hence the text match."""
-    seen: BaseException | None = error
-    while seen is not None:
+    for seen in _chain(error):
         if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
             return str(seen.filename or "")
-        seen = seen.__cause__ or seen.__context__
     match = re.search(r"\[Errno %d\] [^:\]]*(?:: '([^']*)')?" % errno.ENOSPC, str(error))
     return None if match is None else match.group(1) or ""
 
@@ -145,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix} interrupted", file=sys.stderr)
         return INTERRUPTED
     except Exception as error:
+        if interrupted(error):
+            print(f"{prefix} interrupted", file=sys.stderr)
+            return INTERRUPTED
         where, message = disk_full_path(error), named_path_error(error, args)
         if where is not None:
             output = getattr(args, "output", None) or getattr(args, "out", None)
